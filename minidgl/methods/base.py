@@ -1,0 +1,38 @@
+"""A training method: a routing for the forward pass, the loss it builds, and how it turns that loss into gradients."""
+from ..routing import JOINT, Routing, routed_loss
+
+
+class Method:
+    """Train with a given `Routing` and one `backward()`; subclasses may post-process gradients.
+
+    `score` names the accuracy that selects checkpoints and is reported as the method's test accuracy:
+    `"fused"` for multimodal methods, a modality name for unimodal training.
+    """
+
+    name = "custom"
+    score = "fused"
+
+    def __init__(self, routing=JOINT, name=None):
+        if not isinstance(routing, Routing):
+            raise TypeError(f"routing must be a minidgl.Routing, got {type(routing).__name__}")
+        self.routing = routing
+        if name is not None:
+            self.name = name
+
+    def check(self, model):
+        """Raise if this method cannot train `model` (e.g. it names a modality the model lacks)."""
+
+    def losses(self, output, labels):
+        """`Losses` of one batch from the network's `Output`."""
+        return routed_loss(output, labels, self.routing)
+
+    def backward(self, model, output, losses, epoch):
+        """Fill every parameter's `.grad` for this batch. Default: one `backward()` of the routed loss."""
+        losses.total.backward()
+
+    def epoch_stats(self):
+        """Method-specific statistics gathered since the last call, as `{name: float}` (read once per epoch)."""
+        return {}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.routing})"

@@ -1,0 +1,9 @@
+"""Encoders, fusion modules and the multimodal network."""
+from .encoders import ENCODERS, MLPEncoder, ResNet18Encoder, SmallCNNEncoder, build_encoder
+from .fusion import (FUSIONS, BilinearFusion, ConcatFusion, FiLMFusion, Fusion, GatedFusion, SumFusion,
+                     build_fusion)
+from .net import MultimodalNet, Output, build_model
+
+__all__ = ["ENCODERS", "FUSIONS", "BilinearFusion", "ConcatFusion", "FiLMFusion", "Fusion", "GatedFusion",
+           "MLPEncoder", "MultimodalNet", "Output", "ResNet18Encoder", "SmallCNNEncoder", "SumFusion",
+           "build_encoder", "build_fusion", "build_model"]

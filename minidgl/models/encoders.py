@@ -1,0 +1,82 @@
+"""Modality encoders: each maps one modality's batch `(batch, *input_shape)` to features `(batch, out_dim)`."""
+import math
+
+import torch
+from torch import nn
+import torchvision
+
+
+class MLPEncoder(nn.Module):
+    """Flatten, then `Linear-ReLU` layers ending in `out_dim` non-negative features."""
+
+    def __init__(self, input_shape, out_dim=64, hidden=(256,)):
+        super().__init__()
+        sizes = [math.prod(input_shape), *hidden, out_dim]
+        layers = [nn.Flatten()]
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        self.net = nn.Sequential(*layers)
+        self.out_dim = out_dim
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class SmallCNNEncoder(nn.Module):
+    """Two 3x3 conv blocks and global average pooling, for `(channels, height, width)` images or spectrograms."""
+
+    def __init__(self, input_shape, out_dim=64, width=32):
+        super().__init__()
+        channels = input_shape[0]
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, out_dim, 3, padding=1), nn.BatchNorm2d(out_dim), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.out_dim = out_dim
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class ResNet18Encoder(nn.Module):
+    """torchvision's ResNet-18 from scratch (as the DGL authors train it), 512 pooled features.
+
+    Input `(batch, C, H, W)`, or `(batch, C, T, H, W)` for T video frames: frames are encoded as a batch
+    and their features averaged, which equals the authors' average pooling over (T, H, W).
+    The first convolution takes `C` channels (1 for spectrograms, 3 for RGB frames).
+    """
+
+    def __init__(self, input_shape, out_dim=512):
+        super().__init__()
+        if out_dim != 512:
+            raise ValueError(f"ResNet-18 produces 512 features; got out_dim={out_dim}")
+        resnet = torchvision.models.resnet18(weights=None)
+        channels = input_shape[0]
+        if channels != 3:
+            resnet.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        resnet.fc = nn.Identity()
+        self.net = resnet
+        self.out_dim = 512
+
+    def forward(self, x):
+        if x.ndim == 5:
+            b, c, t, h, w = x.shape
+            frames = x.transpose(1, 2).reshape(b * t, c, h, w)
+            return self.net(frames).view(b, t, -1).mean(dim=1)
+        return self.net(x)
+
+
+ENCODERS = {"mlp": MLPEncoder, "cnn": SmallCNNEncoder, "resnet18": ResNet18Encoder}
+
+
+def build_encoder(kind, input_shape, out_dim=64):
+    """An encoder by name (see `ENCODERS`) for per-sample inputs of `input_shape`."""
+    if kind not in ENCODERS:
+        raise ValueError(f"unknown encoder '{kind}'; choose one of {sorted(ENCODERS)}")
+    if kind in ("cnn", "resnet18") and len(input_shape) not in (3, 4):
+        raise ValueError(f"encoder '{kind}' needs (channels, height, width) inputs, got per-sample shape "
+                         f"{tuple(input_shape)}; use 'mlp' for flat features")
+    if kind == "resnet18":
+        return ResNet18Encoder(input_shape)
+    return ENCODERS[kind](input_shape, out_dim=out_dim)

@@ -1,0 +1,148 @@
+"""Fusion modules: features `{modality: (batch, dim)}` -> logits `(batch, num_classes)`, fused or unimodal.
+
+Every fusion answers two questions with the same parameters:
+  `fusion(features)`               fused logits from all modalities;
+  `fusion(features, alone="audio")` unimodal logits of one modality, by default with the other modalities'
+                                   features replaced by zeros. A fusion may say otherwise, as the DGL
+                                   authors' code does for sum, gated and bilinear fusion (ALGORITHMS.md 1.2).
+"""
+import torch
+from torch import nn
+
+
+class Fusion(nn.Module):
+    """Base class. Subclasses implement `fuse(features)`; they may override `fuse_alone(features, modality)`."""
+
+    max_modalities = None
+
+    def __init__(self, feature_dims, num_classes):
+        super().__init__()
+        if self.max_modalities and len(feature_dims) > self.max_modalities:
+            raise ValueError(f"{type(self).__name__} combines exactly {self.max_modalities} modalities, got "
+                             f"{len(feature_dims)} ({', '.join(feature_dims)}); use 'concat' or 'sum' for more")
+        self.feature_dims = dict(feature_dims)
+        self.num_classes = num_classes
+
+    @property
+    def modalities(self):
+        return list(self.feature_dims)
+
+    def forward(self, features, alone=None):
+        if alone is None:
+            return self.fuse(features)
+        return self.fuse_alone(features, alone)
+
+    def fuse(self, features):
+        raise NotImplementedError
+
+    def fuse_alone(self, features, modality):
+        """Unimodal logits: the fusion applied with every other modality's features set to zero."""
+        return self.fuse({m: f if m == modality else torch.zeros_like(f) for m, f in features.items()})
+
+
+class ConcatFusion(Fusion):
+    """`W [z_1; ...; z_M] + b`. Alone: `W_m z_m + b`, exactly the authors' `fc_out(cat(x, 0))`."""
+
+    def __init__(self, feature_dims, num_classes):
+        super().__init__(feature_dims, num_classes)
+        self.fc_out = nn.Linear(sum(self.feature_dims.values()), num_classes)
+
+    def fuse(self, features):
+        return self.fc_out(torch.cat([features[m] for m in self.feature_dims], dim=1))
+
+
+class SumFusion(Fusion):
+    """`sum_m (W_m z_m + b_m)`. Alone: `W_m z_m + b_m`, dropping the other modalities' biases (as the authors)."""
+
+    def __init__(self, feature_dims, num_classes):
+        super().__init__(feature_dims, num_classes)
+        self.fc = nn.ModuleDict({m: nn.Linear(d, num_classes) for m, d in self.feature_dims.items()})
+
+    def fuse(self, features):
+        return sum(self.fc[m](features[m]) for m in self.feature_dims)
+
+    def fuse_alone(self, features, modality):
+        return self.fc[modality](features[modality])
+
+
+class GatedFusion(Fusion):
+    """Two modalities x, y: `fc_out(sigmoid(fc_x(x)) * fc_y(y))`, the first modality gating the second.
+
+    Alone (the authors' self-gating): `fc_out(sigmoid(fc_m(z)) * fc_m(z))` with the modality's own projection.
+    Unlike the authors' code, which detaches *after* `fc_x`/`fc_y` so that both projections never train,
+    minidgl detaches the encoder features *before* the fusion, so the projections learn from the fused loss.
+    """
+
+    max_modalities = 2
+
+    def __init__(self, feature_dims, num_classes, hidden=64):
+        super().__init__(feature_dims, num_classes)
+        self.fc = nn.ModuleDict({m: nn.Linear(d, hidden) for m, d in self.feature_dims.items()})
+        self.fc_out = nn.Linear(hidden, num_classes)
+
+    def fuse(self, features):
+        x, y = self.modalities
+        return self.fc_out(torch.sigmoid(self.fc[x](features[x])) * self.fc[y](features[y]))
+
+    def fuse_alone(self, features, modality):
+        h = self.fc[modality](features[modality])
+        return self.fc_out(torch.sigmoid(h) * h)
+
+
+class FiLMFusion(Fusion):
+    """Feature-wise linear modulation (Perez et al., 2018): `fc_out(gamma(y) * x + beta(y))`.
+
+    The second modality `y` conditions the first `x`. Alone: zeroing, so `gamma`, `beta` fall back to their
+    biases when `x` is alone and `x = 0` leaves `fc_out(beta(y))` when `y` is alone.
+    """
+
+    max_modalities = 2
+
+    def __init__(self, feature_dims, num_classes):
+        super().__init__(feature_dims, num_classes)
+        x, y = self.modalities
+        self.film = nn.Linear(self.feature_dims[y], 2 * self.feature_dims[x])
+        self.fc_out = nn.Linear(self.feature_dims[x], num_classes)
+
+    def fuse(self, features):
+        x, y = self.modalities
+        gamma, beta = self.film(features[y]).chunk(2, dim=1)
+        return self.fc_out(gamma * features[x] + beta)
+
+
+class BilinearFusion(Fusion):
+    """Outer-product fusion, the DGL authors' "FiLM": `fc_out(fc(vec(x y^T)))`.
+
+    Alone (the authors' self-interaction): `fc_out(fc(vec(z z^T)))`, so both modalities need the same width.
+    """
+
+    max_modalities = 2
+
+    def __init__(self, feature_dims, num_classes, hidden=64):
+        super().__init__(feature_dims, num_classes)
+        dx, dy = self.feature_dims.values()
+        if dx != dy:
+            raise ValueError(f"bilinear fusion's unimodal path needs equal feature widths, got {self.feature_dims}")
+        self.fc = nn.Linear(dx * dy, hidden)
+        self.fc_out = nn.Linear(hidden, num_classes)
+
+    def _outer(self, a, b):
+        return self.fc_out(self.fc(torch.einsum("bi,bj->bij", a, b).flatten(1)))
+
+    def fuse(self, features):
+        x, y = self.modalities
+        return self._outer(features[x], features[y])
+
+    def fuse_alone(self, features, modality):
+        return self._outer(features[modality], features[modality])
+
+
+FUSIONS = {"concat": ConcatFusion, "sum": SumFusion, "gated": GatedFusion, "film": FiLMFusion,
+           "bilinear": BilinearFusion}
+
+
+def build_fusion(name, feature_dims, num_classes):
+    """A fusion module by name (see `FUSIONS`) for encoders of widths `feature_dims` `{modality: dim}`."""
+    if name not in FUSIONS:
+        raise ValueError(f"unknown fusion '{name}'; choose one of {sorted(FUSIONS)}")
+    return FUSIONS[name](feature_dims, num_classes)

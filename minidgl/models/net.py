@@ -1,0 +1,94 @@
+"""MultimodalNet: one encoder per modality, a fusion module, and a forward pass that applies a `Routing`."""
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from ..routing import JOINT
+from .encoders import build_encoder
+from .fusion import build_fusion
+
+
+@dataclass
+class Output:
+    """What the network computes for a batch.
+
+    fused_logits:    `(batch, classes)` from the fusion of all modalities.
+    unimodal_logits: `{modality: (batch, classes)}` from the same fusion with that modality alone.
+    features:        `{modality: (batch, dim)}` encoder outputs.
+    """
+
+    fused_logits: torch.Tensor
+    unimodal_logits: dict
+    features: dict
+
+
+class MultimodalNet(nn.Module):
+    """`encoders` `{modality: nn.Module}` -> features -> `fusion` -> logits.
+
+    `input_shapes` `{modality: per-sample shape}` lets the forward pass name the modality and the shape
+    expected when a batch does not fit.
+    """
+
+    def __init__(self, encoders, fusion, input_shapes):
+        super().__init__()
+        if list(encoders) != fusion.modalities:
+            raise ValueError(f"encoders {list(encoders)} and fusion modalities {fusion.modalities} differ")
+        self.encoders = nn.ModuleDict(encoders)
+        self.fusion = fusion
+        self.input_shapes = {m: tuple(s) for m, s in input_shapes.items()}
+
+    @property
+    def modalities(self):
+        return list(self.encoders)
+
+    def forward(self, inputs, routing=JOINT):
+        """`inputs` `{modality: (batch, *input_shape)}` -> `Output`, with `routing`'s detaches applied:
+
+        - not `routing.mm_to_encoders`: the fused logits see detached features;
+        - not `routing.uni_to_fusion`: the unimodal logits use detached fusion parameters.
+        """
+        self.check_inputs(inputs)
+        features = {m: encoder(inputs[m]) for m, encoder in self.encoders.items()}
+        fusion_input = features if routing.mm_to_encoders else {m: z.detach() for m, z in features.items()}
+        fused_logits = self.fusion(fusion_input)
+        if routing.uni_to_fusion:
+            unimodal_logits = {m: self.fusion(features, alone=m) for m in features}
+        else:
+            frozen = {name: p.detach() for name, p in self.fusion.named_parameters()}
+            unimodal_logits = {m: functional_call(self.fusion, frozen, (features,), {"alone": m}) for m in features}
+        return Output(fused_logits, unimodal_logits, features)
+
+    def check_inputs(self, inputs):
+        """Raise a clear error when `inputs` does not match the modalities and shapes the model was built for."""
+        if not isinstance(inputs, dict):
+            raise TypeError(f"inputs must be a dict {{modality: tensor}} with keys {self.modalities}, "
+                            f"got {type(inputs).__name__}")
+        if set(inputs) != set(self.encoders):
+            missing = sorted(set(self.encoders) - set(inputs))
+            extra = sorted(set(inputs) - set(self.encoders))
+            raise KeyError(f"modalities do not match the model: it expects {self.modalities}; missing {missing}, "
+                           f"unexpected {extra}. Build the model from the same dataset, or select its modalities "
+                           f"with data.select(...)")
+        sizes = {m: x.shape[0] for m, x in inputs.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"every modality needs the same batch size, got {sizes}")
+        for m, x in inputs.items():
+            if tuple(x.shape[1:]) != self.input_shapes[m]:
+                raise ValueError(f"modality '{m}' has shape {tuple(x.shape)}; the model expects "
+                                 f"(batch, {', '.join(map(str, self.input_shapes[m]))})")
+
+
+def build_model(data, encoder="mlp", fusion="concat", feature_dim=64):
+    """A `MultimodalNet` fitted to `data` (`Splits` or `MultimodalDataset`): its modalities, shapes and classes.
+
+    `encoder` is a name from `ENCODERS` or a dict `{modality: name}`; `fusion` a name from `FUSIONS`.
+    """
+    shapes = data.input_shapes
+    kinds = encoder if isinstance(encoder, dict) else {m: encoder for m in shapes}
+    if set(kinds) != set(shapes):
+        raise KeyError(f"encoder choices name {sorted(kinds)}, but the data has modalities {list(shapes)}")
+    encoders = {m: build_encoder(kinds[m], shapes[m], feature_dim) for m in shapes}
+    head = build_fusion(fusion, {m: e.out_dim for m, e in encoders.items()}, data.num_classes)
+    return MultimodalNet(encoders, head, shapes)
