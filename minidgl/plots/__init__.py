@@ -1,0 +1,1 @@
+"""Figures for the course: matplotlib for static plots, plotly where a reader explores. One module per topic."""
