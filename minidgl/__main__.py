@@ -1,0 +1,97 @@
+"""Command line: `python -m minidgl train ...` and `python -m minidgl compare ...` (see `--help`)."""
+import argparse
+import json
+import pathlib
+import sys
+
+from .data import DATASETS, load_dataset
+from .experiments import compare, format_table, run
+from .methods import METHODS
+from .models import ENCODERS, FUSIONS
+from .train import TrainConfig
+
+DEFAULTS = TrainConfig()
+
+
+def _add_common(parser):
+    parser.add_argument("--dataset", default="av-digits", choices=sorted(DATASETS), help="built-in dataset")
+    parser.add_argument("--image-noise", type=float, help="av-digits: pixel noise std (default 0.5)")
+    parser.add_argument("--snr-db", type=float, help="av-digits: audio SNR in dB (default -15)")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the data and its split (default 0)")
+    parser.add_argument("--encoder", default="mlp", choices=sorted(ENCODERS), help="encoder for every modality")
+    parser.add_argument("--fusion", default="concat", choices=sorted(FUSIONS), help="fusion module")
+    parser.add_argument("--alpha", type=float, default=1.0, help="DGL's unimodal loss weight (default 1)")
+    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
+    parser.add_argument("--lr", type=float, default=DEFAULTS.lr)
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    parser.add_argument("--clip-grad-norm", type=float, help="clip the global gradient norm (DGL code: 40)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast")
+    parser.add_argument("--json", type=pathlib.Path, help="also write the results to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _data(args):
+    options = {k: v for k, v in (("image_noise", args.image_noise), ("snr_db", args.snr_db)) if v is not None}
+    if options and args.dataset != "av-digits":
+        raise ValueError(f"--image-noise and --snr-db apply to av-digits only, not '{args.dataset}'")
+    return load_dataset(args.dataset, seed=args.data_seed, **options)
+
+
+def _config(args):
+    return dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, clip_grad_norm=args.clip_grad_norm,
+                device=args.device, amp=args.amp, progress=not args.quiet)
+
+
+def _write_json(path, payload):
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2))
+
+
+def cmd_train(args):
+    data = _data(args)
+    method = args.method if args.method != "dgl" else METHODS["dgl"](alpha=args.alpha)
+    _, history = run(data, method, args.seed, args.encoder, args.fusion, **_config(args))
+    print(f"{history.method}: test accuracy {history.test_acc:.3f} (epoch {history.best_epoch} chosen on "
+          f"validation); unimodal logits: "
+          + ", ".join(f"{m} {acc:.3f}" for m, acc in history.test_unimodal_acc.items()))
+    _write_json(args.json, history.to_dict())
+
+
+def cmd_compare(args):
+    data = _data(args)
+    report = compare(data, args.methods, args.seeds, args.encoder, args.fusion, args.alpha, **_config(args))
+    report["config"]["dataset"] = args.dataset
+    print(format_table(report))
+    _write_json(args.json, report)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m minidgl", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train one method once and report validation-selected test accuracy")
+    _add_common(train)
+    train.add_argument("--method", default="dgl",
+                       help=f"one of {sorted(METHODS)}; unimodal as unimodal:<modality> (default dgl)")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(func=cmd_train)
+    comp = commands.add_parser("compare", help="compare methods over seeds: mean ± std test accuracy")
+    _add_common(comp)
+    comp.add_argument("--methods", nargs="+", default=["unimodal", "joint", "uniform", "dgl"],
+                      help=f"from {sorted(METHODS)}; 'unimodal' runs each modality alone")
+    comp.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    comp.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, KeyError, TypeError, FloatingPointError) as error:
+        sys.exit(f"error: {error}")
+
+
+if __name__ == "__main__":
+    main()

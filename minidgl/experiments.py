@@ -1,0 +1,71 @@
+"""Compare methods over seeds: validation-selected test accuracy, mean and spread, as a table or JSON."""
+import statistics
+
+from .methods import get_method
+from .models import build_model
+from .runtime import seed_everything
+from .train import fit, make_config
+
+
+def expand_methods(names, modalities, alpha=1.0):
+    """Method names as `compare` runs them: `"unimodal"` becomes one `"unimodal:<m>"` per modality,
+    `"dgl"` gets weight `alpha`. Returns `[(label, Method)]`."""
+    runs = []
+    for name in names:
+        if name == "unimodal":
+            runs += [(f"unimodal:{m}", get_method(f"unimodal:{m}")) for m in modalities]
+        elif name == "dgl":
+            runs.append((name, get_method("dgl", alpha=alpha)))
+        else:
+            runs.append((name, get_method(name)))
+    return runs
+
+
+def summarize(values):
+    """`{"mean", "std", "per_seed"}` of a list of accuracies (std over seeds with n - 1; 0 for one seed)."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "per_seed": list(values)}
+
+
+def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **overrides):
+    """Build a fresh model (initialised from `seed`) and `fit` it with `method`. Returns `(model, History)`."""
+    seed_everything(seed)
+    model = build_model(data, encoder=encoder, fusion=fusion)
+    return model, fit(model, data, method, config, seed=seed, **overrides)
+
+
+def compare(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 2), encoder="mlp",
+            fusion="concat", alpha=1.0, config=None, **overrides):
+    """Train every method on every seed; return the `compare` JSON structure:
+
+    `{"results": {label: {"test_acc": summary, "unimodal_test_acc": {m: summary}}}, "config": {...}}`,
+    each summary `{"mean", "std", "per_seed"}`; `test_acc` is the fused accuracy (the modality's own for
+    unimodal rows), always of the epoch chosen on validation.
+    """
+    cfg = make_config(config, **overrides)
+    results = {}
+    for label, method in expand_methods(methods, data.modalities, alpha):
+        histories = [run(data, method, seed, encoder, fusion, cfg)[1] for seed in seeds]
+        results[label] = {
+            "test_acc": summarize([h.test_acc for h in histories]),
+            "unimodal_test_acc": {m: summarize([h.test_unimodal_acc[m] for h in histories])
+                                  for m in data.modalities},
+        }
+    config = {"methods": list(methods), "seeds": list(seeds), "encoder": encoder, "fusion": fusion,
+              "alpha": alpha, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size,
+              "momentum": cfg.momentum, "weight_decay": cfg.weight_decay, "selection": "validation accuracy",
+              "modalities": data.modalities, "split_sizes": [len(data.train), len(data.val), len(data.test)]}
+    return {"results": results, "config": config}
+
+
+def format_table(report):
+    """A markdown table of a `compare` report: mean ± std test accuracy, fused and per modality."""
+    modalities = report["config"]["modalities"]
+    lines = ["| method | test acc | " + " | ".join(f"{m} (unimodal logits)" for m in modalities) + " |",
+             "|---" * (2 + len(modalities)) + "|"]
+    for label, row in report["results"].items():
+        cells = [f"{row['test_acc']['mean']:.3f} ± {row['test_acc']['std']:.3f}"]
+        cells += [f"{row['unimodal_test_acc'][m]['mean']:.3f} ± {row['unimodal_test_acc'][m]['std']:.3f}"
+                  for m in modalities]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
