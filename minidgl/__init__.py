@@ -6,7 +6,7 @@
 """
 from . import diagnostics, experiments
 from .data import MultimodalDataset, Splits, load_dataset, make_av_digits, make_gaussian_toy, stratified_split
-from .methods import DGL, METHODS, Joint, Method, Uniform, Unimodal, get_method
+from .methods import DGL, METHODS, MMPareto, OGM, OGMGE, Joint, Method, Uniform, Unimodal, get_method
 from .models import ENCODERS, FUSIONS, MultimodalNet, Output, build_model
 from .routing import JOINT, UNIFORM, Losses, Routing, dgl_routing, routed_loss
 from .runtime import default_device, seed_everything
@@ -15,8 +15,9 @@ from .train import History, TrainConfig, evaluate, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["DGL", "ENCODERS", "FUSIONS", "History", "JOINT", "Joint", "Losses", "METHODS", "Method",
-           "MultimodalDataset", "MultimodalNet", "Output", "Routing", "Splits", "TrainConfig", "UNIFORM", "compare", "diagnostics", "experiments",
-           "Uniform", "Unimodal", "build_model", "default_device", "dgl_routing", "evaluate", "fit",
+__all__ = ["DGL", "ENCODERS", "FUSIONS", "History", "JOINT", "Joint", "Losses", "METHODS", "MMPareto", "Method",
+           "MultimodalDataset", "MultimodalNet", "OGM", "OGMGE", "Output", "Routing", "Splits", "TrainConfig",
+           "UNIFORM", "Uniform", "Unimodal", "build_model", "compare", "default_device", "dgl_routing",
+           "diagnostics", "evaluate", "experiments", "fit",
            "get_method", "load_dataset", "make_av_digits", "make_gaussian_toy", "routed_loss",
            "seed_everything", "stratified_split"]

@@ -1,10 +1,13 @@
-"""Training methods by name: unimodal, joint, uniform, dgl."""
+"""Training methods by name: unimodal, joint, uniform, dgl, ogm-ge, ogm, mmpareto."""
 from ..routing import Routing
 from .base import Method
 from .dgl import DGL
 from .joint import Joint, Uniform, Unimodal
+from .mmpareto import MMPareto
+from .ogm_ge import OGM, OGMGE
 
-METHODS = {"joint": Joint, "uniform": Uniform, "dgl": DGL, "unimodal": Unimodal}
+METHODS = {"joint": Joint, "uniform": Uniform, "dgl": DGL, "unimodal": Unimodal, "ogm-ge": OGMGE, "ogm": OGM,
+           "mmpareto": MMPareto}
 
 
 def get_method(method, **options):
@@ -31,4 +34,4 @@ def get_method(method, **options):
     return METHODS[name](**options)
 
 
-__all__ = ["DGL", "METHODS", "Joint", "Method", "Uniform", "Unimodal", "get_method"]
+__all__ = ["DGL", "METHODS", "MMPareto", "OGM", "OGMGE", "Joint", "Method", "Uniform", "Unimodal", "get_method"]

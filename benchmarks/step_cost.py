@@ -1,0 +1,129 @@
+"""Cost of one training step per method, as a ratio to joint training on the same model and batch.
+
+    python benchmarks/step_cost.py                 # AV-Digits MLP/CNN and CREMA-D-shaped ResNet-18, CPU
+    python benchmarks/step_cost.py --quick --json step_cost.json --device cuda
+
+A step is forward, losses, zero_grad, the method's backward and an SGD step. Besides minidgl's methods it
+times independent re-implementations of the authors' steps (tests/oracles.py): DGL with two backward passes,
+the name-based wipe, clipping and per-step `.item()` logging; MMPareto with four backward passes. Methods
+are interleaved within each repeat, in an order rotated from one repeat to the next, so a load change on a
+shared machine hits them all alike; each gets its own copy of the model. Reported: median seconds per step and the ratio to joint.
+"""
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import minidgl  # noqa: E402
+from minidgl.models import MultimodalNet, build_encoder, build_fusion  # noqa: E402
+from oracles import authors_dgl_step, authors_mmpareto_step  # noqa: E402
+
+CASES = {
+    # name: (encoder, {modality: per-sample shape}, classes, feature_dim, batch); the CNN and ResNet batches
+    # are small so that the default run stays within about three minutes on two shared CPU cores
+    "av-digits mlp": ("mlp", {"audio": (1, 65, 32), "visual": (1, 8, 8)}, 10, 64, 64),
+    "av-digits cnn": ("cnn", {"audio": (1, 65, 32), "visual": (1, 8, 8)}, 10, 64, 16),
+    "crema-d resnet18": ("resnet18", {"audio": (1, 257, 188), "visual": (3, 224, 224)}, 6, 512, 2),
+}
+METHODS = ["joint", "uniform", "dgl", "ogm", "ogm-ge", "mmpareto", "authors-dgl", "authors-mmpareto"]
+
+
+def build(encoder, shapes, classes, feature_dim, seed=0):
+    torch.manual_seed(seed)
+    encoders = {m: build_encoder(encoder, s, feature_dim) for m, s in shapes.items()}
+    return MultimodalNet(encoders, build_fusion("concat", {m: e.out_dim for m, e in encoders.items()}, classes),
+                         shapes)
+
+
+def make_step(name, model):
+    """A no-argument function running one training step of method `name` on `model`."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+    log = []
+    if name == "authors-dgl":
+        return lambda inputs, labels: authors_dgl_step(model, inputs, labels, optimizer, alpha=1.0, log=log)
+    if name == "authors-mmpareto":
+        return lambda inputs, labels: authors_mmpareto_step(model, inputs, labels, optimizer)
+    method = minidgl.get_method(name)
+
+    def step(inputs, labels):
+        out = model(inputs, method.routing)
+        losses = method.losses(out, labels)
+        optimizer.zero_grad(set_to_none=True)
+        method.backward(model, out, losses, epoch=0)
+        optimizer.step()
+    return step
+
+
+def time_case(case, device, repeats, warmup):
+    encoder, shapes, classes, feature_dim, batch = CASES[case]
+    base = build(encoder, shapes, classes, feature_dim).to(device)
+    g = torch.Generator().manual_seed(1)
+    inputs = {m: torch.randn(batch, *s, generator=g).to(device) for m, s in shapes.items()}
+    labels = torch.randint(0, classes, (batch,), generator=g).to(device)
+    steps = {name: make_step(name, copy.deepcopy(base)) for name in METHODS}
+    times = {name: [] for name in METHODS}
+    for r in range(warmup + repeats):
+        for name in METHODS[r % len(METHODS):] + METHODS[:r % len(METHODS)]:
+            sync(device)
+            start = time.perf_counter()
+            steps[name](inputs, labels)
+            sync(device)
+            if r >= warmup:
+                times[name].append(time.perf_counter() - start)
+    median = {name: statistics.median(t) for name, t in times.items()}
+    return {name: {"seconds": median[name], "ratio_to_joint": median[name] / median["joint"],
+                   "min_seconds": min(times[name]), "repeats": len(times[name])} for name in METHODS}
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def markdown(results):
+    lines = ["| case | " + " | ".join(METHODS) + " | minidgl/authors DGL | minidgl/authors MMPareto |",
+             "|---|" + "---|" * (len(METHODS) + 2)]
+    for case, r in results.items():
+        cells = [f"{r[m]['ratio_to_joint']:.2f}" for m in METHODS]
+        cells[0] = f"1.00 ({r['joint']['seconds'] * 1e3:.1f} ms)"
+        dgl = r["dgl"]["seconds"] / r["authors-dgl"]["seconds"]
+        mmp = r["mmpareto"]["seconds"] / r["authors-mmpareto"]["seconds"]
+        lines.append(f"| {case} | " + " | ".join(cells) + f" | {dgl:.2f} | {mmp:.2f} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed steps per method (default 30 MLP, 8 CNN, 3 ResNet)")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (10 MLP, 3 CNN, 2 ResNet)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
+    parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else minidgl.default_device()
+    results = {}
+    for case in args.cases:
+        quick, full = {"mlp": (10, 30), "cnn": (3, 8), "resnet18": (2, 3)}[CASES[case][0]]
+        repeats = args.repeats or (quick if args.quick else full)
+        results[case] = time_case(case, device, repeats, args.warmup)
+    print(f"Step time relative to joint training (median of repeats; device {device}, "
+          f"{torch.get_num_threads()} CPU thread(s), torch {torch.__version__})\n")
+    print(markdown(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"device": str(device), "torch": torch.__version__,
+                                               "threads": torch.get_num_threads(), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

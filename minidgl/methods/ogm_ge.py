@@ -1,0 +1,131 @@
+"""OGM-GE: on-the-fly gradient modulation with generalization enhancement (Peng, Wei et al., CVPR 2022).
+
+Source: GeWu-Lab/OGM-GE_CVPR2022, `main.py` train_epoch (ALGORITHMS.md 4). One backward pass of the fused
+loss `L_mm` (joint routing); then, for each batch:
+
+    s_m   = sum_i softmax(u_m(x_i))[y_i]            confidence of modality m alone on the batch
+    rho_m = s_m / mean_{j != m} s_j                 (two modalities: rho_v = s_v / s_a, rho_a = 1 / rho_v)
+    k_m   = 1 - tanh(alpha * rho_m) if rho_m > 1 else 1
+    g     <- k_m * g + N(0, std(g) + 1e-8)          on encoder m's modulated tensors (noise: GE only)
+
+`u_m` are the unimodal logits: for concat fusion the authors use `W_m z_m + b / 2` (half the bias, their
+`fc_out.weight[:, :512]`, `+ bias / 2`); for any other fusion minidgl uses the fusion's own unimodal logits.
+"""
+import torch
+
+from ..models.fusion import ConcatFusion
+from ..routing import JOINT, routed_loss
+from .base import Method
+
+
+class OGMGE(Method):
+    """Joint training whose dominant encoders' gradients are damped by `k = 1 - tanh(alpha * rho)`.
+
+    alpha:     modulation strength. Authors' README: 0.1 on VGGSound, 0.8 on CREMA-D. Default 0.8: AV-Digits,
+               like CREMA-D, is a small two-modality set with a few classes and a clearly dominant modality
+               (VGGSound's 309 classes keep scores low and ratios near 1).
+    noise:     add the generalization-enhancement noise `N(0, std(g) + 1e-8)` (elementwise, std of the
+               unscaled gradient tensor) after scaling, to every modulated tensor, including those with k = 1.
+               `noise=False` is the authors' `OGM` variant.
+    start, end: modulate (scale and noise) only for epochs `start <= epoch <= end`; outside, the step is
+               plain joint training. Authors' defaults 0 and 50 (`--modulation_starts/_ends`).
+    min_ndim:  modulate encoder parameters with at least this many dimensions. The authors modulate only
+               4-D convolution weights of their ResNet-18s, i.e. every weight and none of the BatchNorm
+               scales/shifts (their convolutions have no bias). The default 2 keeps that set on a ResNet-18
+               and extends it to the linear weights of MLP encoders, which would otherwise get no modulation
+               at all; biases and norm parameters are left alone as in the authors' code. 4 is their rule.
+
+    With more than two modalities `rho_m` compares a modality with the mean of the others, so several
+    modalities may be damped at once. With exactly two it is the authors' ratio; at a tie (rho = 1) the
+    authors' `else` branch damps audio, minidgl damps neither (Eq. 10 asks for rho > 1).
+
+    Per epoch, `epoch_stats()` gives the mean over steps of `rho:<m>` and `k:<m>`.
+    """
+
+    name = "ogm-ge"
+
+    def __init__(self, alpha=0.8, noise=True, start=0, end=50, min_ndim=2):
+        super().__init__(JOINT)
+        if not alpha >= 0:
+            raise ValueError(f"OGM-GE's alpha scales tanh(alpha * rho) and must be >= 0, got {alpha}")
+        if not 0 <= start <= end:
+            raise ValueError(f"OGM-GE modulates for epochs start <= epoch <= end; need 0 <= start <= end, "
+                             f"got start={start}, end={end}")
+        if min_ndim < 1:
+            raise ValueError(f"min_ndim must be >= 1 (4: the authors' conv weights only), got {min_ndim}")
+        self.alpha, self.noise, self.start, self.end, self.min_ndim = alpha, noise, start, end, min_ndim
+        self._labels = None
+        self._sums = {}
+        self._steps = 0
+
+    def losses(self, output, labels):
+        """`L_mm` (joint routing). Keeps the batch's labels: `backward` scores each modality on them."""
+        self._labels = labels
+        return routed_loss(output, labels, self.routing)
+
+    @torch.no_grad()
+    def unimodal_scores(self, model, output, labels):
+        """`{m: s_m}`: summed softmax probability of the true class from modality m alone, a 0-d tensor."""
+        fusion, scores = model.fusion, {}
+        if isinstance(fusion, ConcatFusion):
+            weights = fusion.fc_out.weight.split(list(fusion.feature_dims.values()), dim=1)
+            half_bias = fusion.fc_out.bias / 2
+            logits = {m: output.features[m].float() @ w.T + half_bias for m, w in zip(fusion.modalities, weights)}
+        else:
+            logits = output.unimodal_logits
+        for m in model.modalities:
+            probs = logits[m].float().softmax(dim=1)
+            scores[m] = probs.gather(1, labels[:, None]).sum()
+        return scores
+
+    @torch.no_grad()
+    def coefficients(self, scores):
+        """`(rho, k)`, dicts of 0-d tensors: discrepancy ratio and gradient coefficient per modality."""
+        total, others = sum(scores.values()), len(scores) - 1
+        rho = {m: s * others / (total - s) for m, s in scores.items()}
+        k = {m: torch.where(r > 1, 1 - torch.tanh(self.alpha * r), torch.ones_like(r)) for m, r in rho.items()}
+        return rho, k
+
+    def backward(self, model, output, losses, epoch):
+        losses.total.backward()
+        rho, k = self.coefficients(self.unimodal_scores(model, output, self._labels))
+        self._record(rho, k)
+        if self.start <= epoch <= self.end:
+            self.modulate(model, k)
+
+    @torch.no_grad()
+    def modulate(self, model, k):
+        """Scale encoder m's modulated gradients by `k[m]` and, with `noise`, add `N(0, std(g) + 1e-8)`."""
+        for m, encoder in model.encoders.items():
+            for p in encoder.parameters():
+                if p.grad is None or p.ndim < self.min_ndim:
+                    continue
+                if self.noise:
+                    std = p.grad.std() + 1e-8
+                    p.grad.mul_(k[m]).add_(torch.randn_like(p.grad) * std)
+                else:
+                    p.grad.mul_(k[m])
+
+    def _record(self, rho, k):
+        for m in rho:
+            for key, value in ((f"rho:{m}", rho[m]), (f"k:{m}", k[m])):
+                self._sums[key] = self._sums.get(key, 0) + value.detach()
+        self._steps += 1
+
+    def epoch_stats(self):
+        stats = {key: float(total) / self._steps for key, total in self._sums.items()} if self._steps else {}
+        self._sums, self._steps = {}, 0
+        return stats
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(alpha={self.alpha}, noise={self.noise}, start={self.start}, "
+                f"end={self.end}, min_ndim={self.min_ndim})")
+
+
+class OGM(OGMGE):
+    """OGM-GE without the noise: gradient scaling only (the authors' `--modulation OGM`)."""
+
+    name = "ogm"
+
+    def __init__(self, alpha=0.8, start=0, end=50, min_ndim=2):
+        super().__init__(alpha=alpha, noise=False, start=start, end=end, min_ndim=min_ndim)

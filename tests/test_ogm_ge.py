@@ -1,0 +1,177 @@
+"""OGM-GE: scores, ratios and coefficients by hand and against the authors' loop; gradients are k x joint."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import minidgl
+from minidgl.models import MLPEncoder, MultimodalNet, SmallCNNEncoder, build_fusion
+from oracles import authors_ogm_coefficients
+
+DIMS = {"audio": 6, "visual": 5, "text": 4}
+
+
+def make_model(modalities, seed=0, fusion="concat"):
+    torch.manual_seed(seed)
+    encoders = {m: MLPEncoder((DIMS[m],), out_dim=8, hidden=(12,)) for m in modalities}
+    head = build_fusion(fusion, {m: 8 for m in modalities}, num_classes=5)
+    return MultimodalNet(encoders, head, {m: (DIMS[m],) for m in modalities})
+
+
+def make_batch(modalities, n=16, seed=1, scale=None):
+    g = torch.Generator().manual_seed(seed)
+    scale = scale or {}
+    inputs = {m: torch.randn(n, DIMS[m], generator=g) * scale.get(m, 1.0) for m in modalities}
+    return inputs, torch.randint(0, 5, (n,), generator=g)
+
+
+def joint_grads(model, inputs, labels):
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(inputs).fused_logits, labels).backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters()}
+
+
+def method_grads(model, inputs, labels, method, epoch=0):
+    model.zero_grad(set_to_none=True)
+    out = model(inputs, method.routing)
+    method.backward(model, out, method.losses(out, labels), epoch)
+    return {n: p.grad.clone() for n, p in model.named_parameters()}
+
+
+def test_coefficients_by_hand():
+    method = minidgl.OGMGE(alpha=0.8)
+    rho, k = method.coefficients({"audio": torch.tensor(3.0), "visual": torch.tensor(1.5)})
+    assert float(rho["audio"]) == pytest.approx(2.0) and float(rho["visual"]) == pytest.approx(0.5)
+    assert float(k["audio"]) == pytest.approx(1 - math.tanh(1.6)) == pytest.approx(0.0783, abs=1e-4)
+    assert float(k["visual"]) == 1.0
+
+
+def test_three_modalities_compare_each_with_the_mean_of_the_others():
+    method = minidgl.OGMGE(alpha=0.1)
+    rho, k = method.coefficients({"a": torch.tensor(6.0), "b": torch.tensor(2.0), "c": torch.tensor(4.0)})
+    assert float(rho["a"]) == pytest.approx(6 / 3) and float(rho["b"]) == pytest.approx(2 / 5)
+    assert float(rho["c"]) == pytest.approx(4 / 4)
+    assert float(k["a"]) == pytest.approx(1 - math.tanh(0.2))
+    assert float(k["b"]) == 1.0 and float(k["c"]) == 1.0, "rho = 1 is not > 1: no damping"
+
+
+def test_concat_scores_use_half_the_bias_as_the_authors():
+    modalities = ["audio", "visual"]
+    model = make_model(modalities)
+    with torch.no_grad():
+        model.fusion.fc_out.bias.copy_(torch.linspace(-2, 2, 5))
+    inputs, labels = make_batch(modalities, scale={"visual": 5.0})
+    with torch.no_grad():
+        out = model(inputs)
+    W, b = model.fusion.fc_out.weight.detach(), model.fusion.fc_out.bias.detach()
+    out_a = out.features["audio"] @ W[:, :8].T + b / 2
+    out_v = out.features["visual"] @ W[:, 8:].T + b / 2
+    coeff_a, coeff_v, ratio_v = authors_ogm_coefficients(out_a, out_v, labels, alpha=0.8)
+    method = minidgl.OGMGE(alpha=0.8)
+    rho, k = method.coefficients(method.unimodal_scores(model, out, labels))
+    assert float(rho["visual"]) == pytest.approx(ratio_v, rel=1e-5)
+    assert float(rho["audio"]) == pytest.approx(1 / ratio_v, rel=1e-5)
+    assert (float(k["audio"]), float(k["visual"])) == pytest.approx((coeff_a, coeff_v), rel=1e-5)
+    assert min(coeff_a, coeff_v) < 1, "this batch should damp one modality"
+
+
+def test_other_fusions_score_with_their_unimodal_logits():
+    model = make_model(["audio", "visual"], fusion="sum")
+    inputs, labels = make_batch(["audio", "visual"])
+    with torch.no_grad():
+        out = model(inputs)
+    scores = minidgl.OGMGE().unimodal_scores(model, out, labels)
+    for m, logits in out.unimodal_logits.items():
+        expected = logits.softmax(1)[torch.arange(len(labels)), labels].sum()
+        assert float(scores[m]) == pytest.approx(float(expected), rel=1e-6)
+
+
+@pytest.mark.parametrize("modalities", [["audio", "visual"], ["audio", "visual", "text"]])
+def test_ogm_gradients_are_k_times_joint(modalities):
+    model = make_model(modalities)
+    inputs, labels = make_batch(modalities, scale={"visual": 5.0})
+    expected = joint_grads(model, inputs, labels)
+    method = minidgl.get_method("ogm")
+    actual = method_grads(model, inputs, labels, method)
+    k = method.coefficients(method.unimodal_scores(model, model(inputs), labels))[1]
+    assert any(float(v) < 1 for v in k.values()), "this batch should damp a modality"
+    for name, grad in expected.items():
+        modality = name.split(".")[1] if name.startswith("encoders.") else None
+        factor = float(k[modality]) if modality and grad.ndim >= 2 else 1.0
+        torch.testing.assert_close(actual[name], factor * grad, msg=lambda m: f"{name}: {m}")
+
+
+def test_min_ndim_4_modulates_only_conv_weights():
+    torch.manual_seed(0)
+    shapes = {"audio": (1, 6, 6), "visual": (2, 6, 6)}
+    encoders = {m: SmallCNNEncoder(s, out_dim=8, width=4) for m, s in shapes.items()}
+    model = MultimodalNet(encoders, build_fusion("concat", {m: 8 for m in shapes}, 5), shapes)
+    g = torch.Generator().manual_seed(1)
+    inputs = {m: torch.randn(8, *s, generator=g) * (4.0 if m == "visual" else 1.0) for m, s in shapes.items()}
+    labels = torch.randint(0, 5, (8,), generator=g)
+    model.eval()
+    expected = joint_grads(model, inputs, labels)
+    method = minidgl.OGM(min_ndim=4)
+    actual = method_grads(model, inputs, labels, method)
+    stats = method.epoch_stats()
+    assert min(stats["k:audio"], stats["k:visual"]) < 1, "this batch should damp a modality"
+    for name, grad in expected.items():
+        if name.startswith("encoders.") and grad.ndim == 4:
+            factor = stats[f"k:{name.split('.')[1]}"]
+        else:
+            factor = 1.0
+        torch.testing.assert_close(actual[name], factor * grad, msg=lambda m: f"{name}: {m}")
+
+
+def test_noise_only_inside_the_epoch_window():
+    modalities = ["audio", "visual"]
+    model = make_model(modalities)
+    inputs, labels = make_batch(modalities, scale={"visual": 5.0})
+    expected = joint_grads(model, inputs, labels)
+    method = minidgl.OGMGE(start=2, end=3)
+    for epoch in (0, 1, 4):
+        actual = method_grads(model, inputs, labels, method, epoch)
+        for name, grad in expected.items():
+            torch.testing.assert_close(actual[name], grad, msg=lambda m: f"epoch {epoch}, {name}: {m}")
+    torch.manual_seed(0)
+    actual = method_grads(model, inputs, labels, method, epoch=2)
+    k = method.epoch_stats()
+    for name, grad in expected.items():
+        if not name.startswith("encoders."):
+            torch.testing.assert_close(actual[name], grad)
+        elif grad.ndim == 1:
+            torch.testing.assert_close(actual[name], grad, msg=lambda m: f"{name}: biases are not modulated")
+        else:
+            noise = actual[name] - k[f"k:{name.split('.')[1]}"] * grad
+            assert noise.abs().max() > 0, f"{name}: no noise inside the window"
+            assert 0.5 < float(noise.std() / grad.std()) < 1.5, f"{name}: noise std should be about std(grad)"
+
+
+def test_epoch_stats_average_and_reset():
+    modalities = ["audio", "visual"]
+    model = make_model(modalities)
+    method = minidgl.OGM()
+    ks = []
+    for seed in (1, 2):
+        inputs, labels = make_batch(modalities, seed=seed, scale={"visual": 5.0})
+        method_grads(model, inputs, labels, method)
+        ks.append(method.coefficients(method.unimodal_scores(model, model(inputs), labels))[1]["visual"])
+    stats = method.epoch_stats()
+    assert set(stats) == {"rho:audio", "rho:visual", "k:audio", "k:visual"}
+    assert stats["k:visual"] == pytest.approx(float(sum(ks)) / 2, rel=1e-6)
+    assert method.epoch_stats() == {}
+
+
+def test_fit_by_name():
+    data = minidgl.make_gaussian_toy(n=300, dim=8)
+    model = minidgl.build_model(data, feature_dim=8)
+    history = minidgl.fit(model, data, "ogm-ge", epochs=2, progress=False)
+    assert len(history.method_stats["k:a"]) == 2 and all(0 < k <= 1 for k in history.method_stats["k:a"])
+
+
+@pytest.mark.parametrize("options,match", [({"alpha": -0.1}, "alpha"), ({"start": 5, "end": 2}, "start"),
+                                           ({"start": -1}, "start"), ({"min_ndim": 0}, "min_ndim")])
+def test_bad_options_are_clear_errors(options, match):
+    with pytest.raises(ValueError, match=match):
+        minidgl.get_method("ogm-ge", **options)
