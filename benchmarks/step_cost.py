@@ -7,7 +7,8 @@ A step is forward, losses, zero_grad, the method's backward and an SGD step. Bes
 times independent re-implementations of the authors' steps (tests/oracles.py): DGL with two backward passes,
 the name-based wipe, clipping and per-step `.item()` logging; MMPareto with four backward passes. Methods
 are interleaved within each repeat, in an order rotated from one repeat to the next, so a load change on a
-shared machine hits them all alike; each gets its own copy of the model. Reported: median seconds per step and the ratio to joint.
+shared machine hits them all alike; each gets its own copy of the model. Reported: median (or, with
+`--stat min`, fastest) seconds per step and the ratio to joint; the JSON keeps every timed step.
 """
 import argparse
 import copy
@@ -60,7 +61,7 @@ def make_step(name, model):
     return step
 
 
-def time_case(case, device, repeats, warmup):
+def time_case(case, device, repeats, warmup, stat="median"):
     encoder, shapes, classes, feature_dim, batch = CASES[case]
     base = build(encoder, shapes, classes, feature_dim).to(device)
     g = torch.Generator().manual_seed(1)
@@ -76,9 +77,10 @@ def time_case(case, device, repeats, warmup):
             sync(device)
             if r >= warmup:
                 times[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(t) for name, t in times.items()}
-    return {name: {"seconds": median[name], "ratio_to_joint": median[name] / median["joint"],
-                   "min_seconds": min(times[name]), "repeats": len(times[name])} for name in METHODS}
+    reduce = statistics.median if stat == "median" else min
+    seconds = {name: reduce(t) for name, t in times.items()}
+    return {name: {"seconds": seconds[name], "ratio_to_joint": seconds[name] / seconds["joint"],
+                   "all_seconds": times[name]} for name in METHODS}
 
 
 def sync(device):
@@ -106,6 +108,8 @@ def main():
                         help="timed steps per method (default 30 MLP, 8 CNN, 3 ResNet)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (10 MLP, 3 CNN, 2 ResNet)")
+    parser.add_argument("--stat", choices=["median", "min"], default="median",
+                        help="per-method statistic; 'min' resists load from other processes on a shared machine")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     args = parser.parse_args()
@@ -116,12 +120,12 @@ def main():
     for case in args.cases:
         quick, full = {"mlp": (10, 30), "cnn": (3, 8), "resnet18": (2, 3)}[CASES[case][0]]
         repeats = args.repeats or (quick if args.quick else full)
-        results[case] = time_case(case, device, repeats, args.warmup)
-    print(f"Step time relative to joint training (median of repeats; device {device}, "
+        results[case] = time_case(case, device, repeats, args.warmup, args.stat)
+    print(f"Step time relative to joint training ({args.stat} of repeats; device {device}, "
           f"{torch.get_num_threads()} CPU thread(s), torch {torch.__version__})\n")
     print(markdown(results))
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": str(device), "torch": torch.__version__,
+        Path(args.json).write_text(json.dumps({"device": str(device), "torch": torch.__version__, "stat": args.stat,
                                                "threads": torch.get_num_threads(), "results": results}, indent=2))
 
 

@@ -17,6 +17,11 @@ of the sum, and takes g_m = grad(sum) - g_mm on encoder m. That identity holds b
 modality's unimodal logits do not depend on encoder m (they see zeros or themselves in its place). The
 authors' unimodal logits come from separate heads `head_audio`, `head_video`; minidgl's from the shared
 fusion with the other modalities zeroed, so the head also learns from the unimodal losses.
+
+Cost: with F a forward pass and B a backward pass through all encoders, the authors' step costs about F + 3B
+(L_mm's pass and the sum's pass cross every encoder, L_a and L_v one encoder each); this one F + 2B. Two
+vector-Jacobian products per encoder are unavoidable (the rule needs g_mm and g_m tensor by tensor), so the
+saving is bounded near (F + 2B) / (F + 3B), about 0.7 when B = 2F (benchmarks/step_cost.py).
 """
 import torch
 import torch.nn.functional as F
