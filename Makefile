@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine (see README.md):
-#   make course   build the environment, then run the course's main job
-#   make test     build the environment, then run every test
+#   make course   build the environment, then run the course's main job and build the book
+#   make test     build the environment, then run every test (unit, notebooks, rendered book)
 # The virtual environment lives outside the clone, keyed by a hash of pyproject.toml, so clean clones
 # share it; it is created when missing and re-installed only when the pins change. Override with VENV=...
 
@@ -10,7 +10,7 @@ VENV    ?= $(HOME)/.cache/minidgl/venv-$(PINS)
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.minidgl-installed
 
-.PHONY: env course test compare clean-env
+.PHONY: env course test compare book browser clean-env clean-book
 
 env: $(STAMP)
 
@@ -25,10 +25,27 @@ compare: $(STAMP)
 	$(BIN)/python -m minidgl compare --dataset av-digits --methods unimodal joint uniform dgl \
 		--fusion concat --seeds 0 1 2 --json results/compare.json
 
-course: compare
+course: compare book
+
+# The Jupyter Book (HTML in _build/html): vendor the JavaScript the pages load (MathJax and the widget
+# manager from npm, plotly.js from the plotly package) so that they render offline, then execute every
+# chapter and build; any error or warning fails.
+book: $(STAMP)
+	book/vendor.sh $(BIN)/python
+	$(BIN)/jupyter-book build . --warningiserror
+
+# Headless Chromium for the render test (Debian package; CI runs as root).
+browser:
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/book/test_rendered.py
+	$(BIN)/python -m pytest --nbval-lax notebooks
+	$(MAKE) book browser
+	MINIDGL_REQUIRE_BOOK=1 $(BIN)/python -m pytest tests/book/test_rendered.py
 
 clean-env:
 	rm -rf $(VENV)
+
+clean-book:
+	rm -rf _build book/_vendor book/node_modules
