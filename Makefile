@@ -10,6 +10,10 @@ VENV    ?= $(HOME)/.cache/minidgl/venv-$(PINS)
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.minidgl-installed
 
+# The venv is shared by every clone and its editable install points at one of them: put this checkout
+# first on the path so that every command below (and every notebook kernel) runs this checkout's code.
+export PYTHONPATH := $(CURDIR)
+
 .PHONY: env course test compare book browser clean-env clean-book
 
 env: $(STAMP)
