@@ -98,6 +98,9 @@ def test_training_curves_and_bars(toy):
                           "y": {"test_acc": {"mean": 0.7, "std": 0.0, "per_seed": [0.7]}}}}
     fig = curves.report_bars(report, reference=0.6)
     assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 2
+    fig = curves.fusion_bars({"concat": 0.55, "sum": 0.7}, reference=0.66)
+    assert isinstance(fig, go.Figure) and len(fig.data) == 2
+    assert list(fig.data[0].marker.color) == ["#d62728", "#2ca02c"]
     fig = curves.sweep_lines([0, 1, 2], {"a": [0.1, 0.2, 0.3], "b": [0.3, 0.2, 0.1]}, "knob")
     assert len(fig.axes[0].lines) == 2
 

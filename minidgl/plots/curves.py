@@ -80,3 +80,18 @@ def sweep_lines(values, series, xlabel, ylabel="test accuracy", title=None):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def fusion_bars(accuracies, reference, reference_label="best single modality"):
+    """A plotly `go.Figure`: one bar per fusion in `accuracies` `{fusion: test accuracy}` and a dashed line at
+    `reference`, so bars below the line are fusions that lose to the single modality. Two traces."""
+    names = list(accuracies)
+    colours = ["#d62728" if accuracies[n] < reference else "#2ca02c" for n in names]
+    fig = go.Figure(go.Bar(x=names, y=[accuracies[n] for n in names], marker_color=colours, name="joint training",
+                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=names, y=[reference] * len(names), mode="lines", name=reference_label,
+                             line={"color": "black", "dash": "dash"},
+                             hovertemplate=f"{reference_label}: {reference:.3f}<extra></extra>"))
+    fig.update_layout(yaxis_title="test accuracy", xaxis_title="fusion", height=360, template="plotly_white",
+                      title="joint training by fusion (red: below the single modality)")
+    return fig
