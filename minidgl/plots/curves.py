@@ -1,0 +1,97 @@
+"""Figures of training results: per-epoch curves of `History` objects, mean ± std bars, accuracy vs a knob."""
+import matplotlib.pyplot as plt
+import plotly.graph_objects as go
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+def history_curve(history, split="val", modality=None):
+    """One accuracy-per-epoch list from a `History`: `split` "train" or "val"; `modality` None for the
+    method's headline accuracy (fused, or the trained modality's for unimodal runs)."""
+    if modality is None and history.method.startswith("unimodal:"):
+        modality = history.method.partition(":")[2]
+    if modality is None:
+        return history.train_acc if split == "train" else history.val_acc
+    return (history.train_unimodal_acc if split == "train" else history.val_unimodal_acc)[modality]
+
+
+def training_curves(runs, title="accuracy per epoch"):
+    """A plotly `go.Figure`: one line per `History` in `runs` `{label: [History per seed]}`, colour by label.
+
+    Hover shows label, run and accuracy; clicking a legend entry hides every run of that label; two buttons
+    switch between validation and training accuracy. Traces: validation curves first, then training curves.
+    """
+    fig = go.Figure()
+    for split in ("val", "train"):
+        for k, (label, histories) in enumerate(runs.items()):
+            for seed, history in enumerate(histories):
+                curve = history_curve(history, split)
+                fig.add_trace(go.Scatter(
+                    x=list(range(1, len(curve) + 1)), y=curve, mode="lines", name=label, legendgroup=label,
+                    showlegend=seed == 0, visible=split == "val",
+                    line={"color": PALETTE[k % len(PALETTE)], "width": 1.5},
+                    hovertemplate=f"{label}, run {seed}<br>epoch %{{x}}: %{{y:.3f}}<extra>{split}</extra>"))
+    half = len(fig.data) // 2
+    buttons = [{"label": name, "method": "update",
+                "args": [{"visible": [first] * half + [not first] * half}, {"yaxis.title.text": f"{name} accuracy"}]}
+               for name, first in (("validation", True), ("training", False))]
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="validation accuracy", height=380,
+                      template="plotly_white",
+                      updatemenus=[{"type": "buttons", "direction": "right", "buttons": buttons, "x": 1.0, "y": 1.15}])
+    return fig
+
+
+def mean_std_bars(summaries, ylabel="test accuracy", title=None, reference=None):
+    """A matplotlib `Figure`: one bar per entry of `summaries` `{label: {"mean", "std", "per_seed"}}`, the
+    std as an error bar and each seed as a dot. `reference` (a float) draws a dashed horizontal line."""
+    fig, ax = plt.subplots()
+    labels = list(summaries)
+    for x, label in enumerate(labels):
+        s = summaries[label]
+        ax.bar(x, s["mean"], yerr=s["std"], capsize=4, color=PALETTE[x % len(PALETTE)], alpha=0.8)
+        ax.plot([x] * len(s["per_seed"]), s["per_seed"], "k.", ms=4)
+        ax.annotate(f"{s['mean']:.3f}", (x, s["mean"] + s["std"]), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    if reference is not None:
+        ax.axhline(reference, color="k", ls="--", lw=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=20)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def report_bars(report, ylabel="test accuracy", title=None, reference=None):
+    """`mean_std_bars` of a `minidgl.compare` report's headline `test_acc`, one bar per method."""
+    return mean_std_bars({label: row["test_acc"] for label, row in report["results"].items()}, ylabel, title,
+                         reference)
+
+
+def sweep_lines(values, series, xlabel, ylabel="test accuracy", title=None):
+    """A matplotlib `Figure`: one line per entry of `series` `{label: [accuracy per value]}` against `values`."""
+    fig, ax = plt.subplots()
+    for k, (label, ys) in enumerate(series.items()):
+        ax.plot(values, ys, "o-", color=PALETTE[k % len(PALETTE)], label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def fusion_bars(accuracies, reference, reference_label="best single modality"):
+    """A plotly `go.Figure`: one bar per fusion in `accuracies` `{fusion: test accuracy}` and a dashed line at
+    `reference`, so bars below the line are fusions that lose to the single modality. Two traces."""
+    names = list(accuracies)
+    colours = ["#d62728" if accuracies[n] < reference else "#2ca02c" for n in names]
+    fig = go.Figure(go.Bar(x=names, y=[accuracies[n] for n in names], marker_color=colours, name="joint training",
+                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=names, y=[reference] * len(names), mode="lines", name=reference_label,
+                             line={"color": "black", "dash": "dash"},
+                             hovertemplate=f"{reference_label}: {reference:.3f}<extra></extra>"))
+    fig.update_layout(yaxis_title="test accuracy", xaxis_title="fusion", height=360, template="plotly_white",
+                      title="joint training by fusion (red: below the single modality)")
+    return fig

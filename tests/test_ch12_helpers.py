@@ -1,0 +1,119 @@
+"""Chapters 1-2 helpers: exercise checkers (PASS on right answers, precise FAIL on wrong ones), figures, studies."""
+import statistics
+
+import matplotlib.pyplot as plt
+import plotly.graph_objects as go
+import pytest
+import torch
+
+import minidgl
+from minidgl import studies
+from minidgl.exercises import ch01, ch02
+from minidgl.plots import curves, data as data_plots
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def per_class_by_loop(logits, labels, num_classes):
+    predictions = logits.argmax(1)
+    return torch.tensor([(predictions[labels == k] == k).float().mean().item() for k in range(num_classes)])
+
+
+def test_per_class_reference_matches_a_plain_loop():
+    logits, labels = torch.randn(300, 10), torch.randint(0, 10, (300,))
+    assert torch.allclose(ch01.reference_per_class_accuracy(logits, labels, 10), per_class_by_loop(logits, labels, 10))
+
+
+def test_per_class_checker(capsys):
+    assert ch01.check_per_class_accuracy(per_class_by_loop)
+    assert capsys.readouterr().out == "[PASS] Exercise 1.1 per_class_accuracy\n"
+    assert not ch01.check_per_class_accuracy(lambda z, y, k: per_class_by_loop(z, y, k)[:5])
+    assert "per-class accuracy: expected shape (10,), got (5,)" in capsys.readouterr().out
+    assert not ch01.check_per_class_accuracy(
+        lambda z, y, k: per_class_by_loop(z, y, k) * torch.bincount(y, minlength=k) / len(y))
+    assert "divided by its own count" in capsys.readouterr().out
+
+
+def test_mean_std_checker(capsys):
+    assert ch01.check_mean_std(lambda v: (statistics.fmean(v), statistics.stdev(v)))
+    assert not ch01.check_mean_std(lambda v: (statistics.fmean(v), statistics.pstdev(v)))
+    assert "the population std (divide by n)" in capsys.readouterr().out
+    assert not ch01.check_mean_std(lambda v: statistics.fmean(v))
+    assert "expected a tuple (mean, std)" in capsys.readouterr().out
+
+
+def test_dominant_modality_checker(capsys):
+    ceilings = {-15: {"audio": 0.4, "visual": 0.7}, -5: {"audio": 0.95, "visual": 0.7}}
+    assert ch01.check_dominant_modality({-15: "visual", -5: "audio"}, ceilings)
+    assert not ch01.check_dominant_modality({-15: "audio"}, ceilings)
+    out = capsys.readouterr().out
+    assert "snr_db=-5: no prediction" in out
+    assert "snr_db=-15: predicted 'audio', but visual is stronger (audio 0.400, visual 0.700)" in out
+
+
+def test_standardize_checker(capsys):
+    assert ch02.check_standardize(ch02.reference_standardize)
+    assert not ch02.check_standardize(lambda a, b: ((a - a.mean(0)) / a.std(0), (b - b.mean(0)) / b.std(0)))
+    assert "z_test was standardised with its own mean and std" in capsys.readouterr().out
+    assert not ch02.check_standardize(lambda a, b: (a[:, :8], b))
+    assert "z_train: expected shape (200, 16), got (200, 8)" in capsys.readouterr().out
+
+
+def test_concat_alone_checker(capsys):
+    def right(weight, bias, features, modality):
+        start = 0
+        for m, z in features.items():
+            if m == modality:
+                return z @ weight[:, start:start + z.shape[1]].T + bias
+            start += z.shape[1]
+
+    assert ch02.check_concat_alone(right)
+    assert not ch02.check_concat_alone(lambda w, b, f, m: right(w, b, f, m) - b)
+    assert "the bias b is missing" in capsys.readouterr().out
+    assert not ch02.check_concat_alone(lambda w, b, f, m: right(w, b, f, m)[:, :5])
+    assert "expected shape (8, 10), got (8, 5)" in capsys.readouterr().out
+
+
+def test_digits_grid_and_spectrograms():
+    images, labels = torch.rand(40, 1, 8, 8), torch.arange(40) % 10
+    fig = data_plots.digits_grid(images, labels, per_class=3)
+    assert len(fig.axes) == 30
+    fig = data_plots.spectrogram_grid(torch.randn(2, 3, 65, 32), ["clean", "noisy"], [1, 2, 3], 4000, 0.25,
+                                      marks_hz={1: (697, 1209)})
+    assert len(fig.axes) == 6 and len(fig.axes[0].lines) == 2
+
+
+def test_training_curves_and_bars(toy):
+    histories = [minidgl.fit(minidgl.build_model(toy), toy, m, epochs=2, progress=False)
+                 for m in ("joint", "unimodal:a")]
+    fig = curves.training_curves({"joint": histories[:1], "a alone": histories[1:]})
+    assert isinstance(fig, go.Figure) and len(fig.data) == 4
+    assert list(fig.data[1].y) == histories[1].val_unimodal_acc["a"]
+    assert list(fig.data[2].y) == histories[0].train_acc
+    report = {"results": {"x": {"test_acc": {"mean": 0.5, "std": 0.1, "per_seed": [0.4, 0.6]}},
+                          "y": {"test_acc": {"mean": 0.7, "std": 0.0, "per_seed": [0.7]}}}}
+    fig = curves.report_bars(report, reference=0.6)
+    assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 2
+    fig = curves.fusion_bars({"concat": 0.55, "sum": 0.7}, reference=0.66)
+    assert isinstance(fig, go.Figure) and len(fig.data) == 2
+    assert list(fig.data[0].marker.color) == ["#d62728", "#2ca02c"]
+    fig = curves.sweep_lines([0, 1, 2], {"a": [0.1, 0.2, 0.3], "b": [0.3, 0.2, 0.1]}, "knob")
+    assert len(fig.axes[0].lines) == 2
+
+
+def test_probe_compare_shapes(toy):
+    results = studies.probe_compare(toy, methods=("unimodal", "joint"), seeds=(0,), epochs=2, progress=False)
+    assert list(results) == ["unimodal:a", "unimodal:b", "joint"]
+    assert list(results["unimodal:a"]["probe_acc"]) == ["a"]
+    assert list(results["joint"]["probe_acc"]) == ["a", "b"]
+    assert 0 <= results["joint"]["probe_acc"]["b"]["mean"] <= 1
+
+
+def test_sweep_rebuilds_the_data():
+    study = studies.sweep("snr_db", [-25.0, 10.0], methods=("unimodal",), seeds=(0,), epochs=3, progress=False)
+    noisy, clean = studies.sweep_means(study, "unimodal:audio")
+    assert study["values"] == [-25.0, 10.0] and clean > noisy + 0.3
