@@ -50,7 +50,8 @@ def gradient_mismatches(actual, expected, atol=1e-6, rtol=1e-5):
         if (a is None) != (e is None):
             problems.append(f"parameter '{name}' has {'no' if a is None else 'a'} gradient, expected "
                             f"{'none' if e is None else 'one'}")
-        elif e is not None and not (a.shape == e.shape and (a - e).abs().le(atol + rtol * e.abs()).all()):
-            problems.append(f"parameter '{name}' gradient differs (max gap "
-                            f"{(a - e).abs().max().item() if a.shape == e.shape else 'shape'})")
+        elif e is not None and a.shape != e.shape:
+            problems.append(f"parameter '{name}': expected gradient shape {tuple(e.shape)}, got {tuple(a.shape)}")
+        elif e is not None and not (a - e).abs().le(atol + rtol * e.abs()).all():
+            problems.append(f"parameter '{name}' gradient differs (max gap {(a - e).abs().max().item():.3g})")
     return problems
