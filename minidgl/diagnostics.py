@@ -106,3 +106,23 @@ def softmax_inequality_check(num_classes=4, draws=100_000, scale=3.0, seed=0):
     q_y = f1.softmax(1).gather(1, y)
     p_y = (f1 + u).softmax(1).gather(1, y)
     return {"draws": draws, "violations": int((p_y < q_y - 1e-12).sum())}
+
+
+def other_modality_logits(output, modality):
+    """`u = f - f^(modality)`, `(batch, classes)`: what the other modalities add to the fused logits.
+
+    For concat fusion `f = W_1 z_1 + W_2 z_2 + b` and `f^(1) = W_1 z_1 + b`, so `u = W_2 z_2` exactly
+    (ALGORITHMS.md 1.3); the attenuation inequality holds on every sample where `argmax u` is the label.
+    """
+    return output.fused_logits - output.unimodal_logits[modality]
+
+
+def fused_error_vs_margin(q_y, margins):
+    """`1 - p_y` when the other modality adds logit margin `m = u_y - u_k` (all `u_k`, k != y, equal), `margins` `(n,)`.
+
+    From `p_y = q_y e^{u_y} / sum_j q_j e^{u_j}` with `u_k = 0` for k != y: `p_y = q_y e^m / (q_y e^m + 1 - q_y)`.
+    Returns `(n,)`; at `m = 0` it equals `1 - q_y`, for `m > 0` it is smaller.
+    """
+    margins = torch.as_tensor(margins, dtype=torch.float64)
+    odds = q_y * margins.exp()
+    return 1 - odds / (odds + 1 - q_y)

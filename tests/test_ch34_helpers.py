@@ -1,0 +1,183 @@
+"""Chapters 3 and 4: exercise checkers, attenuation diagnostics, figures, the two-pass reference and the routing lab."""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import minidgl
+from minidgl import diagnostics
+from minidgl.exercises import ch03
+from minidgl.plots import attenuation
+
+
+def test_other_modality_logits_are_the_other_encoders_contribution(toy):
+    model = minidgl.build_model(toy)
+    inputs, _ = next(toy.test.batches(16))
+    out = model(inputs)
+    W = model.fusion.fc_out.weight
+    z_b = out.features["b"]
+    expected = z_b @ W[:, model.fusion.feature_dims["a"]:].T
+    torch.testing.assert_close(diagnostics.other_modality_logits(out, "a"), expected)
+
+
+def test_fused_error_vs_margin_matches_softmax():
+    q = torch.tensor([0.3, 0.5, 0.2], dtype=torch.float64)
+    for margin in [-2.0, 0.0, 1.5]:
+        u = torch.tensor([margin, 0.0, 0.0], dtype=torch.float64)
+        p = (q.log() + u).softmax(0)
+        got = diagnostics.fused_error_vs_margin(0.3, [margin])
+        torch.testing.assert_close(got, 1 - p[:1])
+    assert math.isclose(diagnostics.fused_error_vs_margin(0.3, [0.0]).item(), 0.7)
+
+
+def test_check_fused_probs_pass_and_fail(capsys):
+    assert ch03.check_fused_probs(lambda q, u: q * u.exp() / (q * u.exp()).sum(1, keepdim=True))
+    assert "[PASS] Exercise 3.1" in capsys.readouterr().out
+    assert not ch03.check_fused_probs(lambda q, u: q[:, :5])
+    assert "expected shape (64, 10), got (64, 5)" in capsys.readouterr().out
+    assert not ch03.check_fused_probs(lambda q, u: q)
+    assert "p vs softmax(f1 + u): off by up to" in capsys.readouterr().out
+
+
+def test_check_feature_gradient_pass_and_fail(capsys):
+    def solution(f, y, W):
+        return (f.softmax(1) - F.one_hot(y, f.shape[1])) @ W / f.shape[0]
+    assert ch03.check_feature_gradient(solution)
+    assert "[PASS] Exercise 3.2" in capsys.readouterr().out
+    assert not ch03.check_feature_gradient(lambda f, y, W: solution(f, y, W) * f.shape[0])
+    assert "64 times too large" in capsys.readouterr().out
+    assert not ch03.check_feature_gradient(lambda f, y, W: W)
+    assert "expected shape (64, 16), got (10, 16)" in capsys.readouterr().out
+
+
+def test_margin_slider_has_one_precomputed_step_per_margin():
+    fig = attenuation.margin_slider_figure(q_y=0.3, margins=np.linspace(-2, 4, 7))
+    steps = fig.layout.sliders[0].steps
+    assert len(steps) == 7 and len(fig.data) == 3
+    last = steps[-1].args[0]
+    assert last["x"] == [[4.0]] and last["y"][0][0] < 0.7
+    assert fig.data[1].y[0] == 0.7
+
+
+def test_chapter3_matplotlib_figures(toy):
+    model, history = minidgl.experiments.run(toy, "joint", epochs=2, progress=False)
+    fig = attenuation.grad_norm_figure({"joint": history}, toy.modalities)
+    assert [len(ax.lines) for ax in fig.axes] == [1, 1]
+    with torch.no_grad():
+        out = model(toy.test.inputs)
+    errors = diagnostics.true_class_errors(out, toy.test.labels)
+    right = diagnostics.other_modality_logits(out, "a").argmax(1) == toy.test.labels
+    fig = attenuation.error_scatter_figure(errors, "a", right)
+    assert len(fig.axes[0].collections) == 2
+
+
+# Chapter 4
+
+from minidgl import reference, widgets  # noqa: E402
+from minidgl.exercises import ch04  # noqa: E402
+from minidgl.plots import routing as routing_plots  # noqa: E402
+
+
+def _small_model(toy, fusion="concat", seed=0):
+    torch.manual_seed(seed)
+    return minidgl.build_model(toy, fusion=fusion, feature_dim=8), *next(toy.train.batches(16))
+
+
+def test_authors_two_pass_reference_equals_one_backward_dgl(toy):
+    for fusion in ["concat", "sum", "gated", "bilinear"]:
+        model, inputs, labels = _small_model(toy, fusion)
+        for alpha in [0.5, 3.0]:
+            two = reference.authors_two_pass_gradients(model, inputs, labels, alpha)
+            model.zero_grad(set_to_none=True)
+            method = minidgl.DGL(alpha)
+            out = model(inputs, method.routing)
+            method.backward(model, out, method.losses(out, labels), epoch=0)
+            one = {n: p.grad.clone() for n, p in model.named_parameters()}
+            assert reference.gradient_mismatches(one, two) == [], fusion
+
+
+def test_gradient_mismatches_names_the_parameter(toy):
+    model, inputs, labels = _small_model(toy)
+    joint = reference.routed_gradients(model, inputs, labels, minidgl.JOINT)
+    dgl = reference.routed_gradients(model, inputs, labels, minidgl.dgl_routing(1.0))
+    problems = reference.gradient_mismatches(joint, dgl)
+    assert any("encoders.a" in p and "differs" in p for p in problems)
+    assert reference.gradient_mismatches({}, dgl)[0].startswith("parameter '")
+
+
+def _student_dgl(model, inputs):
+    from torch.func import functional_call
+    z = {m: e(inputs[m]) for m, e in model.encoders.items()}
+    fused = model.fusion({m: t.detach() for m, t in z.items()})
+    frozen = {n: p.detach() for n, p in model.fusion.named_parameters()}
+    return fused, {m: functional_call(model.fusion, frozen, (z,), {"alone": m}) for m in z}
+
+
+def test_check_dgl_logits_pass_and_fail(capsys):
+    assert ch04.check_dgl_logits(_student_dgl)
+    assert "[PASS] Exercise 4.1" in capsys.readouterr().out
+
+    def no_feature_detach(model, inputs):
+        out = model(inputs, minidgl.Routing(mm_to_encoders=True, uni_to_fusion=False))
+        return out.fused_logits, out.unimodal_logits
+    assert not ch04.check_dgl_logits(no_feature_detach)
+    assert "encoder 'audio' received a gradient from L_mm" in capsys.readouterr().out
+
+    def no_head_detach(model, inputs):
+        out = model(inputs, minidgl.Routing(mm_to_encoders=False, uni_to_fusion=True))
+        return out.fused_logits, out.unimodal_logits
+    assert not ch04.check_dgl_logits(no_head_detach)
+    assert "fusion parameter 'fc_out.weight' received a gradient from the unimodal losses" in capsys.readouterr().out
+
+    assert not ch04.check_dgl_logits(lambda model, inputs: (_student_dgl(model, inputs)[0][:, :2], {}))
+    assert "fused_logits: expected shape (32, 4), got (32, 2)" in capsys.readouterr().out
+
+
+def test_check_two_pass_pass_and_fail(capsys):
+    assert ch04.check_two_pass(reference.authors_two_pass_gradients)
+    assert "[PASS] Exercise 4.2" in capsys.readouterr().out
+
+    def forgot_the_wipe(model, inputs, labels, alpha):
+        return reference.routed_gradients(model, inputs, labels, minidgl.Routing(False, True, alpha))
+    assert not ch04.check_two_pass(forgot_the_wipe)
+    assert "parameter 'fusion.fc_out.weight' gradient differs" in capsys.readouterr().out
+
+
+def test_routing_lab_trains_the_routing_its_widgets_show(toy):
+    lab = widgets.routing_lab(toy, epochs=2, lr=0.05)
+    assert lab.routing() == minidgl.JOINT and lab.runs == []
+    lab.mm_toggle.value = False
+    lab.uni_toggle.value = False
+    lab.alpha_slider.value = 2.0
+    lab.train_button.click()
+    label, history = lab.runs[-1]
+    assert label == "DGL α=2" and lab.routing() == minidgl.dgl_routing(2.0)
+    assert len(history.val_acc) == 2 and all(len(v) == 2 for v in history.grad_norm.values())
+    acc_ax, grad_ax = lab.figure.axes
+    assert len(acc_ax.lines) == 1 and len(grad_ax.lines) == 2
+    assert list(acc_ax.lines[0].get_ydata()) == history.val_acc
+
+
+def test_routing_lab_presets(toy):
+    lab = widgets.routing_lab(toy, epochs=1)
+    buttons = {b.description: b for b in lab.preset_buttons}
+    buttons["uniform"].click()
+    assert lab.routing() == minidgl.UNIFORM
+    buttons["DGL"].click()
+    assert lab.routing() == minidgl.dgl_routing(1.0)
+    lab.train()
+    buttons["joint"].click()
+    lab.train()
+    assert [label for label, _ in lab.runs] == ["DGL α=1", "joint"]
+    assert len(lab.figure.axes[0].lines) == 2
+
+
+def test_presets_figure_buttons_show_one_preset(toy):
+    histories = {name: minidgl.experiments.run(toy, name, epochs=2, progress=False)[1] for name in ["joint", "dgl"]}
+    fig = routing_plots.presets_figure(histories)
+    assert len(fig.data) == 2 * (1 + len(toy.modalities))
+    buttons = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in buttons] == ["all", "joint", "dgl"]
+    assert buttons[2].args[0]["visible"] == [False] * 3 + [True] * 3
+    assert list(fig.data[0].y) == histories["joint"].val_acc
