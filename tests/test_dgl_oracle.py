@@ -10,21 +10,10 @@ import torch
 import torch.nn.functional as F
 
 import minidgl
-from minidgl.models import MLPEncoder, MultimodalNet, build_fusion
-
-DIMS = {"audio": 6, "visual": 5, "text": 4}
+from tiny import make_batch, make_model
 
 
-def make_model(fusion, modalities, seed=0):
-    torch.manual_seed(seed)
-    encoders = {m: MLPEncoder((DIMS[m],), out_dim=8, hidden=(12,)) for m in modalities}
-    head = build_fusion(fusion, {m: 8 for m in modalities}, num_classes=5)
-    return MultimodalNet(encoders, head, {m: (DIMS[m],) for m in modalities})
 
-
-def make_batch(modalities, n=16, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return {m: torch.randn(n, DIMS[m], generator=g) for m in modalities}, torch.randint(0, 5, (n,), generator=g)
 
 
 def authors_logits(model, z, fusion, detached):
@@ -89,7 +78,7 @@ CASES = [("concat", ["audio", "visual"]), ("sum", ["audio", "visual"]), ("gated"
 @pytest.mark.parametrize("fusion,modalities", CASES)
 @pytest.mark.parametrize("alpha", [1.0, 4.0])
 def test_one_backward_equals_authors_two_backward(fusion, modalities, alpha):
-    model = make_model(fusion, modalities)
+    model = make_model(modalities, fusion)
     inputs, labels = make_batch(modalities)
     expected = authors_two_pass_grads(model, inputs, labels, alpha, fusion)
     actual = minidgl_grads(model, inputs, labels, minidgl.DGL(alpha))
@@ -99,7 +88,7 @@ def test_one_backward_equals_authors_two_backward(fusion, modalities, alpha):
 
 @pytest.mark.parametrize("fusion", ["concat", "sum", "gated", "film", "bilinear"])
 def test_dgl_encoders_get_nothing_from_the_multimodal_loss(fusion):
-    model = make_model(fusion, ["audio", "visual"])
+    model = make_model(["audio", "visual"], fusion)
     inputs, labels = make_batch(["audio", "visual"])
     out = model(inputs, minidgl.dgl_routing(2.0))
     F.cross_entropy(out.fused_logits, labels).backward()
@@ -110,7 +99,7 @@ def test_dgl_encoders_get_nothing_from_the_multimodal_loss(fusion):
 
 @pytest.mark.parametrize("fusion", ["concat", "sum", "gated", "film", "bilinear"])
 def test_dgl_fusion_gets_nothing_from_the_unimodal_losses(fusion):
-    model = make_model(fusion, ["audio", "visual"])
+    model = make_model(["audio", "visual"], fusion)
     inputs, labels = make_batch(["audio", "visual"])
     out = model(inputs, minidgl.dgl_routing(2.0))
     sum(F.cross_entropy(z, labels) for z in out.unimodal_logits.values()).backward()
@@ -121,7 +110,7 @@ def test_dgl_fusion_gets_nothing_from_the_unimodal_losses(fusion):
 
 def test_joint_and_uniform_are_plain_autograd_of_their_losses():
     modalities = ["audio", "visual"]
-    model = make_model("concat", modalities)
+    model = make_model(modalities, "concat")
     inputs, labels = make_batch(modalities)
     for method, alpha in [("joint", 0.0), ("uniform", 1.0)]:
         model.zero_grad(set_to_none=True)
@@ -136,7 +125,7 @@ def test_joint_and_uniform_are_plain_autograd_of_their_losses():
 
 
 def test_unimodal_training_touches_only_its_encoder():
-    model = make_model("concat", ["audio", "visual"])
+    model = make_model(["audio", "visual"], "concat")
     inputs, labels = make_batch(["audio", "visual"])
     grads = minidgl_grads(model, inputs, labels, "unimodal:audio")
     assert all(g is None for n, g in grads.items() if n.startswith("encoders.visual"))

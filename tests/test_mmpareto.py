@@ -5,22 +5,11 @@ import torch.nn.functional as F
 
 import minidgl
 from minidgl.methods.mmpareto import pareto_weight
-from minidgl.models import MLPEncoder, MultimodalNet, build_fusion
 from oracles import authors_min_norm_2, authors_mmpareto_grads
-
-DIMS = {"audio": 6, "visual": 5, "text": 4}
-
-
-def make_model(modalities, seed=0, fusion="concat"):
-    torch.manual_seed(seed)
-    encoders = {m: MLPEncoder((DIMS[m],), out_dim=8, hidden=(12,)) for m in modalities}
-    head = build_fusion(fusion, {m: 8 for m in modalities}, num_classes=5)
-    return MultimodalNet(encoders, head, {m: (DIMS[m],) for m in modalities})
+from tiny import make_batch, make_model
 
 
-def make_batch(modalities, n=16, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return {m: torch.randn(n, DIMS[m], generator=g) for m in modalities}, torch.randint(0, 5, (n,), generator=g)
+
 
 
 def minidgl_grads(model, inputs, labels, method):

@@ -6,24 +6,12 @@ import torch
 import torch.nn.functional as F
 
 import minidgl
-from minidgl.models import MLPEncoder, MultimodalNet, SmallCNNEncoder, build_fusion
+from minidgl.models import MultimodalNet, SmallCNNEncoder, build_fusion
 from oracles import authors_ogm_coefficients
-
-DIMS = {"audio": 6, "visual": 5, "text": 4}
-
-
-def make_model(modalities, seed=0, fusion="concat"):
-    torch.manual_seed(seed)
-    encoders = {m: MLPEncoder((DIMS[m],), out_dim=8, hidden=(12,)) for m in modalities}
-    head = build_fusion(fusion, {m: 8 for m in modalities}, num_classes=5)
-    return MultimodalNet(encoders, head, {m: (DIMS[m],) for m in modalities})
+from tiny import make_batch, make_model
 
 
-def make_batch(modalities, n=16, seed=1, scale=None):
-    g = torch.Generator().manual_seed(seed)
-    scale = scale or {}
-    inputs = {m: torch.randn(n, DIMS[m], generator=g) * scale.get(m, 1.0) for m in modalities}
-    return inputs, torch.randint(0, 5, (n,), generator=g)
+
 
 
 def joint_grads(model, inputs, labels):

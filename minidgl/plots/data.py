@@ -14,7 +14,7 @@ def digits_grid(images, labels, per_class=6, num_classes=10):
         index = torch.nonzero(labels == k).flatten()[:per_class]
         for j, ax in enumerate(axes[k]):
             if j < len(index):
-                ax.imshow(images[index[j]], cmap="gray_r")
+                ax.imshow(images[index[j]].numpy(), cmap="gray_r")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
@@ -33,7 +33,7 @@ def spectrogram_grid(spectrograms, row_labels, col_labels, max_hz, duration_s, m
     for i in range(rows):
         for j in range(cols):
             ax = axes[i, j]
-            ax.imshow(spectrograms[i, j], origin="lower", aspect="auto", cmap="magma",
+            ax.imshow(spectrograms[i, j].numpy(), origin="lower", aspect="auto", cmap="magma",
                       extent=(0, duration_s, 0, max_hz))
             ax.grid(False)
             for hz in (marks_hz or {}).get(col_labels[j], ()):
