@@ -78,7 +78,8 @@ def inside_accuracy_figure(report):
                        label=f"{m} trained alone")
     ax.set_xticks(range(len(labels)), labels)
     ax.set(ylabel="test accuracy", title="How good is each encoder inside the multimodal model?")
-    ax.legend(fontsize=8, ncol=2)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8, ncol=2, loc="upper left")
     fig.tight_layout()
     return fig
 
