@@ -5,23 +5,21 @@
 
 A step is forward, losses, zero_grad, the method's backward and an SGD step. Besides minidgl's methods it
 times independent re-implementations of the authors' steps (tests/oracles.py): DGL with two backward passes,
-the name-based wipe, clipping and per-step `.item()` logging; MMPareto with four backward passes. Methods
-are interleaved within each repeat, in an order rotated from one repeat to the next, so a load change on a
-shared machine hits them all alike; each gets its own copy of the model. Reported: median (or, with
+the name-based wipe, clipping and per-step `.item()` logging; MMPareto with four backward passes. The timing
+loop is `minidgl.timing` (methods interleaved in a rotated order, each on its own copy of the model). Reported: median (or, with
 `--stat min`, fastest) seconds per step and the ratio to joint; the JSON keeps every timed step.
 """
 import argparse
 import copy
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import minidgl  # noqa: E402
+from minidgl import timing  # noqa: E402
 from minidgl.models import MultimodalNet, build_encoder, build_fusion  # noqa: E402
 from oracles import authors_dgl_step, authors_mmpareto_step  # noqa: E402
 
@@ -43,22 +41,15 @@ def build(encoder, shapes, classes, feature_dim, seed=0):
 
 
 def make_step(name, model):
-    """A no-argument function running one training step of method `name` on `model`."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
-    log = []
+    """A function `step(inputs, labels)` running one training step of method `name` on `model`."""
     if name == "authors-dgl":
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+        log = []
         return lambda inputs, labels: authors_dgl_step(model, inputs, labels, optimizer, alpha=1.0, log=log)
     if name == "authors-mmpareto":
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
         return lambda inputs, labels: authors_mmpareto_step(model, inputs, labels, optimizer)
-    method = minidgl.get_method(name)
-
-    def step(inputs, labels):
-        out = model(inputs, method.routing)
-        losses = method.losses(out, labels)
-        optimizer.zero_grad(set_to_none=True)
-        method.backward(model, out, losses, epoch=0)
-        optimizer.step()
-    return step
+    return timing.make_step(name, model)
 
 
 def time_case(case, device, repeats, warmup, stat="median"):
@@ -68,24 +59,7 @@ def time_case(case, device, repeats, warmup, stat="median"):
     inputs = {m: torch.randn(batch, *s, generator=g).to(device) for m, s in shapes.items()}
     labels = torch.randint(0, classes, (batch,), generator=g).to(device)
     steps = {name: make_step(name, copy.deepcopy(base)) for name in METHODS}
-    times = {name: [] for name in METHODS}
-    for r in range(warmup + repeats):
-        for name in METHODS[r % len(METHODS):] + METHODS[:r % len(METHODS)]:
-            sync(device)
-            start = time.perf_counter()
-            steps[name](inputs, labels)
-            sync(device)
-            if r >= warmup:
-                times[name].append(time.perf_counter() - start)
-    reduce = statistics.median if stat == "median" else min
-    seconds = {name: reduce(t) for name, t in times.items()}
-    return {name: {"seconds": seconds[name], "ratio_to_joint": seconds[name] / seconds["joint"],
-                   "all_seconds": times[name]} for name in METHODS}
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    return timing.ratios(timing.time_steps(steps, inputs, labels, repeats, warmup), stat)
 
 
 def markdown(results):

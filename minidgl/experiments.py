@@ -42,20 +42,27 @@ def compare(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 
     each summary `{"mean", "std", "per_seed"}`; `test_acc` is the fused accuracy (the modality's own for
     unimodal rows), always of the epoch chosen on validation.
     """
+    return compare_with_histories(data, methods, seeds, encoder, fusion, alpha, config, **overrides)[0]
+
+
+def compare_with_histories(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 2), encoder="mlp",
+                           fusion="concat", alpha=1.0, config=None, **overrides):
+    """`compare`, also returning what it trained: `(report, {label: [History per seed]})`, so that per-epoch
+    curves (e.g. `method_stats`) can be plotted without training the same models again."""
     cfg = make_config(config, **overrides)
-    results = {}
+    results, histories = {}, {}
     for label, method in expand_methods(methods, data.modalities, alpha):
-        histories = [run(data, method, seed, encoder, fusion, cfg)[1] for seed in seeds]
+        histories[label] = [run(data, method, seed, encoder, fusion, cfg)[1] for seed in seeds]
         results[label] = {
-            "test_acc": summarize([h.test_acc for h in histories]),
-            "unimodal_test_acc": {m: summarize([h.test_unimodal_acc[m] for h in histories])
+            "test_acc": summarize([h.test_acc for h in histories[label]]),
+            "unimodal_test_acc": {m: summarize([h.test_unimodal_acc[m] for h in histories[label]])
                                   for m in data.modalities},
         }
     config = {"methods": list(methods), "seeds": list(seeds), "encoder": encoder, "fusion": fusion,
               "alpha": alpha, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size,
               "momentum": cfg.momentum, "weight_decay": cfg.weight_decay, "selection": "validation accuracy",
               "modalities": data.modalities, "split_sizes": [len(data.train), len(data.val), len(data.test)]}
-    return {"results": results, "config": config}
+    return {"results": results, "config": config}, histories
 
 
 def format_table(report):

@@ -18,6 +18,11 @@ from ..routing import JOINT, routed_loss
 from .base import Method
 
 
+def coefficient(rho, alpha):
+    """Eq. 10: `k = 1 - tanh(alpha * rho)` where `rho > 1`, else 1; elementwise on a tensor `rho` of any shape."""
+    return torch.where(rho > 1, 1 - torch.tanh(alpha * rho), torch.ones_like(rho))
+
+
 class OGMGE(Method):
     """Joint training whose dominant encoders' gradients are damped by `k = 1 - tanh(alpha * rho)`.
 
@@ -85,7 +90,7 @@ class OGMGE(Method):
         """`(rho, k)`, dicts of 0-d tensors: discrepancy ratio and gradient coefficient per modality."""
         total, others = sum(scores.values()), len(scores) - 1
         rho = {m: s * others / (total - s) for m, s in scores.items()}
-        k = {m: torch.where(r > 1, 1 - torch.tanh(self.alpha * r), torch.ones_like(r)) for m, r in rho.items()}
+        k = {m: coefficient(r, self.alpha) for m, r in rho.items()}
         return rho, k
 
     def backward(self, model, output, losses, epoch):

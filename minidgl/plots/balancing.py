@@ -1,0 +1,98 @@
+"""Figures for chapter 5: OGM-GE's k(rho), balancing dynamics per epoch, accuracy inside each model, step cost."""
+import matplotlib.pyplot as plt
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from ..methods.ogm_ge import coefficient
+
+COLORS = {"audio": "#1f77b4", "visual": "#ff7f0e"}
+
+
+def k_of_rho_figure(alphas=(0.1, 0.8), rho_max=3.0):
+    """OGM-GE's coefficient `k = 1 - tanh(alpha * rho)` for `rho > 1`, else 1, one curve per alpha; the jump
+    at `rho = 1` is drawn as a gap with an open and a closed marker. Returns a matplotlib Figure."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    below, above = np.linspace(0, 1, 50), np.linspace(1, rho_max, 200)[1:]
+    for alpha in alphas:
+        k_above = coefficient(torch.tensor(above), alpha).numpy()
+        line, = ax.plot(above, k_above, label=f"α = {alpha}")
+        ax.plot(below, np.ones_like(below), color=line.get_color())
+        ax.plot([1], [1], "o", color=line.get_color())
+        ax.plot([1], [1 - np.tanh(alpha)], "o", mfc="white", color=line.get_color())
+    ax.axvline(1, color="gray", ls=":", lw=1)
+    ax.set(xlabel="discrepancy ratio ρ", ylabel="gradient coefficient k", ylim=(0, 1.05),
+           title="OGM-GE damps only the dominant modality (ρ > 1)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _stat_traces(fig, histories, key, row, col, showlegend):
+    """Add one line per (modality, seed) of `history.method_stats["<key>:<m>"]` to subplot (row, col)."""
+    for seed, history in enumerate(histories):
+        for m in history.modalities:
+            values = history.method_stats[f"{key}:{m}"]
+            fig.add_trace(go.Scatter(
+                x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", marker={"size": 4},
+                line={"color": COLORS.get(m)}, opacity=1.0 if seed == 0 else 0.45, name=m, legendgroup=m,
+                showlegend=showlegend and seed == 0,
+                hovertemplate=f"{key} ({m}, run {seed})<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>"), row=row, col=col)
+
+
+def dynamics_figure(ogm_histories, mmpareto_histories):
+    """Plotly 2x2 grid of per-epoch means from `History.method_stats`, one line per modality and run:
+    OGM-GE's `rho` and `k` (top), MMPareto's gradient cosine and conflict fraction (bottom).
+    `ogm_histories`, `mmpareto_histories`: lists of `History` (e.g. one per seed)."""
+    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.12, vertical_spacing=0.16, subplot_titles=(
+        "OGM-GE: discrepancy ratio ρ", "OGM-GE: gradient coefficient k",
+        "MMPareto: cos(g_mm, g_uni) on the encoder", "MMPareto: fraction of conflicting steps"))
+    for (histories, key, row, col) in ((ogm_histories, "rho", 1, 1), (ogm_histories, "k", 1, 2),
+                                       (mmpareto_histories, "cos", 2, 1), (mmpareto_histories, "conflict", 2, 2)):
+        _stat_traces(fig, histories, key, row, col, showlegend=(row, col) == (1, 1))
+    fig.add_hline(y=1, line_dash="dash", line_color="gray", row=1, col=1)
+    fig.add_hline(y=0, line_dash="dash", line_color="gray", row=2, col=1)
+    fig.update_xaxes(title_text="epoch", row=2)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(height=560, title="Balancing signals over training (faint lines: other seeds)",
+                      legend={"orientation": "h", "y": -0.12}, margin={"t": 80})
+    return fig
+
+
+def inside_accuracy_figure(report):
+    """Grouped bars: test accuracy of each modality's unimodal logits inside each multimodal model of a
+    `compare` report (mean ± std), with dashed lines at the separately trained unimodal models.
+    Returns a matplotlib Figure."""
+    results, modalities = report["results"], report["config"]["modalities"]
+    labels = [label for label in results if not label.startswith("unimodal:")]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    width = 0.8 / len(modalities)
+    for i, m in enumerate(modalities):
+        summaries = [results[label]["unimodal_test_acc"][m] for label in labels]
+        x = np.arange(len(labels)) + (i - (len(modalities) - 1) / 2) * width
+        ax.bar(x, [s["mean"] for s in summaries], width, yerr=[s["std"] for s in summaries], capsize=3,
+               color=COLORS.get(m), alpha=0.8, label=f"{m} logits inside the model")
+        if f"unimodal:{m}" in results:
+            ax.axhline(results[f"unimodal:{m}"]["test_acc"]["mean"], color=COLORS.get(m), ls="--", lw=1,
+                       label=f"{m} trained alone")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set(ylabel="test accuracy", title="How good is each encoder inside the multimodal model?")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8, ncol=2, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def step_cost_figure(costs):
+    """Bars of each method's step time relative to joint training; `costs` is `minidgl.timing.step_cost`
+    output `{name: {"ratio_to_joint", ...}}`. Returns a matplotlib Figure."""
+    names = list(costs)
+    ratios = [costs[name]["ratio_to_joint"] for name in names]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    bars = ax.bar(names, ratios, color="#7f7f7f")
+    ax.bar_label(bars, [f"{r:.2f}×" for r in ratios], fontsize=8)
+    ax.axhline(1, color="k", lw=1)
+    ax.set(ylabel="step time / joint", title="Cost of one training step")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,73 @@
+"""Wall-clock cost of one training step per method, as a ratio to joint training on the same model and batch.
+
+A step is forward, losses, zero_grad, the method's backward and an SGD step. Methods are interleaved within
+each repeat, in an order rotated from one repeat to the next, so a load change on a shared machine hits them
+all alike; each method gets its own copy of the model. `benchmarks/step_cost.py` uses these functions with
+more cases and the authors' reference steps.
+"""
+import copy
+import statistics
+import time
+
+import torch
+
+from .methods import get_method
+
+
+def make_step(method, model):
+    """A function `step(inputs, labels)` running one SGD training step of `method` (a name or `Method`) on `model`."""
+    method = get_method(method)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+
+    def step(inputs, labels):
+        out = model(inputs, method.routing)
+        losses = method.losses(out, labels)
+        optimizer.zero_grad(set_to_none=True)
+        method.backward(model, out, losses, epoch=0)
+        optimizer.step()
+    return step
+
+
+def sync(device):
+    """Wait for queued CUDA work on `device` (a no-op on CPU), so that a timer measures finished steps."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(steps, inputs, labels, repeats=10, warmup=1):
+    """Seconds of every timed call: `{name: [seconds] * repeats}` for `steps` `{name: step(inputs, labels)}`.
+
+    `inputs` `{modality: (batch, ...)}`, `labels` `(batch,)`, on the device the steps run on. The first
+    `warmup` rounds are run but not kept.
+    """
+    names, device = list(steps), labels.device
+    times = {name: [] for name in names}
+    for r in range(warmup + repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            sync(device)
+            start = time.perf_counter()
+            steps[name](inputs, labels)
+            sync(device)
+            if r >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def ratios(times, stat="median", baseline="joint"):
+    """`{name: {"seconds", "ratio_to_joint", "all_seconds"}}` from `time_steps` output; `stat` is "median" or
+    "min" (the fastest repeat resists load from other processes)."""
+    reduce = statistics.median if stat == "median" else min
+    seconds = {name: reduce(t) for name, t in times.items()}
+    return {name: {"seconds": seconds[name], "ratio_to_joint": seconds[name] / seconds[baseline],
+                   "all_seconds": times[name]} for name in times}
+
+
+def step_cost(model, data, methods=("joint", "uniform", "dgl", "ogm-ge", "mmpareto"), batch_size=64, repeats=10,
+              warmup=1, stat="min"):
+    """Time one training step of each of `methods` (names; must include "joint") on copies of `model`, with the
+    first `batch_size` samples of `data.train`. Returns `ratios` output, keyed by method name."""
+    inputs, labels = next(data.train.batches(batch_size))
+    device = next(model.parameters()).device
+    inputs, labels = {m: x.to(device) for m, x in inputs.items()}, labels.to(device)
+    steps = {name: make_step(name, copy.deepcopy(model)) for name in methods}
+    return ratios(time_steps(steps, inputs, labels, repeats, warmup), stat)
