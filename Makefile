@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 compare: $(STAMP)
-	$(BIN)/python -m minidgl compare --dataset av-digits --methods unimodal joint uniform dgl \
+	$(BIN)/python -m minidgl compare --dataset av-digits --methods unimodal joint uniform ogm-ge mmpareto dgl \
 		--fusion concat --seeds 0 1 2 --json results/compare.json
 
 course: compare book
