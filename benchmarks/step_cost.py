@@ -99,6 +99,7 @@ def main():
           f"{torch.get_num_threads()} CPU thread(s), torch {torch.__version__})\n")
     print(markdown(results))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"device": str(device), "torch": torch.__version__, "stat": args.stat,
                                                "threads": torch.get_num_threads(), "results": results}, indent=2))
 
