@@ -10,7 +10,8 @@ def encoder_grad_norms(model):
     norms = {}
     for m, encoder in model.encoders.items():
         grads = [p.grad for p in encoder.parameters() if p.grad is not None]
-        norms[m] = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+        norms[m] = torch.nn.utils.get_total_norm(grads) if grads else \
+            torch.zeros((), device=next(encoder.parameters()).device)
     return norms
 
 

@@ -4,6 +4,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 from tqdm.auto import tqdm
 
+from .diagnostics import encoder_grad_norms
 from .methods import get_method
 from .runtime import default_device, seed_everything
 
@@ -137,10 +138,8 @@ def fit(model, data, method="joint", config=None, **overrides):
                 losses = method.losses(out, labels)
             optimizer.zero_grad(set_to_none=True)
             method.backward(model, out, losses, epoch)
-            for m, encoder in model.encoders.items():
-                grads = [p.grad for p in encoder.parameters() if p.grad is not None]
-                if grads:
-                    sums[f"grad:{m}"] += torch.nn.utils.get_total_norm(grads)
+            for m, norm in encoder_grad_norms(model).items():
+                sums[f"grad:{m}"] += norm
             if cfg.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
             optimizer.step()

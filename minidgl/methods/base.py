@@ -18,6 +18,7 @@ class Method:
         self.routing = routing
         if name is not None:
             self.name = name
+        self._stat_sums, self._stat_counts = {}, {}
 
     def check(self, model):
         """Raise if this method cannot train `model` (e.g. it names a modality the model lacks)."""
@@ -30,9 +31,16 @@ class Method:
         """Fill every parameter's `.grad` for this batch. Default: one `backward()` of the routed loss."""
         losses.total.backward()
 
+    def record(self, key, value):
+        """Add a 0-dim tensor to statistic `key`, on its device (no host sync inside the training step)."""
+        self._stat_sums[key] = self._stat_sums.get(key, 0) + value.detach()
+        self._stat_counts[key] = self._stat_counts.get(key, 0) + 1
+
     def epoch_stats(self):
-        """Method-specific statistics gathered since the last call, as `{name: float}` (read once per epoch)."""
-        return {}
+        """Mean of each `record`ed statistic since the last call, as `{name: float}` (read once per epoch)."""
+        stats = {key: float(total) / self._stat_counts[key] for key, total in self._stat_sums.items()}
+        self._stat_sums, self._stat_counts = {}, {}
+        return stats
 
     def __repr__(self):
         return f"{type(self).__name__}({self.routing})"

@@ -58,8 +58,6 @@ class MMPareto(Method):
         if not gamma > 0:
             raise ValueError(f"MMPareto's gamma scales the combined gradient and must be > 0, got {gamma}")
         self.gamma = gamma
-        self._sums = {}
-        self._steps = 0
 
     def backward(self, model, output, losses, epoch):
         params = {m: [p for p in encoder.parameters() if p.requires_grad] for m, encoder in model.encoders.items()}
@@ -70,7 +68,6 @@ class MMPareto(Method):
         for m, ps in params.items():
             pairs = [(p, g) for p, g in zip(ps, mm_grads) if p.grad is not None]
             self._combine(m, [p for p, _ in pairs], [torch.zeros_like(p) if g is None else g for p, g in pairs])
-        self._steps += 1
 
     @torch.no_grad()
     def _combine(self, modality, params, mm_grads):
@@ -85,16 +82,8 @@ class MMPareto(Method):
             s, h_norm = total.norm(), h.norm()
             boost = torch.where(s > h_norm, s / h_norm.clamp_min(torch.finfo(s.dtype).tiny), 1.0)
             p.grad = self.gamma * boost * h
-        self._add(f"cos:{modality}", cos)
-        self._add(f"conflict:{modality}", (cos <= 0).float())
-
-    def _add(self, key, value):
-        self._sums[key] = self._sums.get(key, 0) + value.detach()
-
-    def epoch_stats(self):
-        stats = {key: float(total) / self._steps for key, total in self._sums.items()} if self._steps else {}
-        self._sums, self._steps = {}, 0
-        return stats
+        self.record(f"cos:{modality}", cos)
+        self.record(f"conflict:{modality}", (cos <= 0).float())
 
     def __repr__(self):
         return f"MMPareto(gamma={self.gamma})"

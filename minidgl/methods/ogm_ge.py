@@ -62,8 +62,6 @@ class OGMGE(Method):
             raise ValueError(f"min_ndim must be >= 1 (4: the authors' conv weights only), got {min_ndim}")
         self.alpha, self.noise, self.start, self.end, self.min_ndim = alpha, noise, start, end, min_ndim
         self._labels = None
-        self._sums = {}
-        self._steps = 0
 
     def losses(self, output, labels):
         """`L_mm` (joint routing). Keeps the batch's labels: `backward` scores each modality on them."""
@@ -96,7 +94,9 @@ class OGMGE(Method):
     def backward(self, model, output, losses, epoch):
         losses.total.backward()
         rho, k = self.coefficients(self.unimodal_scores(model, output, self._labels))
-        self._record(rho, k)
+        for m in rho:
+            self.record(f"rho:{m}", rho[m])
+            self.record(f"k:{m}", k[m])
         if self.start <= epoch <= self.end:
             self.modulate(model, k)
 
@@ -112,17 +112,6 @@ class OGMGE(Method):
                     p.grad.mul_(k[m]).add_(torch.randn_like(p.grad) * std)
                 else:
                     p.grad.mul_(k[m])
-
-    def _record(self, rho, k):
-        for m in rho:
-            for key, value in ((f"rho:{m}", rho[m]), (f"k:{m}", k[m])):
-                self._sums[key] = self._sums.get(key, 0) + value.detach()
-        self._steps += 1
-
-    def epoch_stats(self):
-        stats = {key: float(total) / self._steps for key, total in self._sums.items()} if self._steps else {}
-        self._sums, self._steps = {}, 0
-        return stats
 
     def __repr__(self):
         return (f"{type(self).__name__}(alpha={self.alpha}, noise={self.noise}, start={self.start}, "
