@@ -71,14 +71,18 @@ def encode(model, dataset, modality, batch_size=512):
     return features
 
 
+def standardize(z_train, z_test):
+    """Features `(n_train, dim)`, `(n_test, dim)` scaled per feature with the training split's mean and std."""
+    mean, std = z_train.mean(0), z_train.std(0) + 1e-6
+    return (z_train - mean) / std, (z_test - mean) / std
+
+
 def linear_probe(model, modality, train, test, steps=300, lr=0.01, seed=0):
     """Accuracy on `test` of a linear classifier trained (Adam, full batch) on frozen `modality` features of
     `train`: how much class information the encoder holds, whatever head it was trained with.
     """
     generator = torch.Generator().manual_seed(seed)
-    z_train, z_test = encode(model, train, modality), encode(model, test, modality)
-    mean, std = z_train.mean(0), z_train.std(0) + 1e-6
-    z_train, z_test = (z_train - mean) / std, (z_test - mean) / std
+    z_train, z_test = standardize(encode(model, train, modality), encode(model, test, modality))
     y_train, y_test = train.labels.to(z_train.device), test.labels.to(z_test.device)
     probe = torch.nn.Linear(z_train.shape[1], train.num_classes).to(z_train.device)
     with torch.no_grad():

@@ -27,6 +27,13 @@ def summarize(values):
             "per_seed": list(values)}
 
 
+def summarize_histories(histories):
+    """`{"test_acc": summary, "unimodal_test_acc": {m: summary}}` over the seeds' `History` objects."""
+    modalities = histories[0].modalities
+    return {"test_acc": summarize([h.test_acc for h in histories]),
+            "unimodal_test_acc": {m: summarize([h.test_unimodal_acc[m] for h in histories]) for m in modalities}}
+
+
 def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **overrides):
     """Build a fresh model (initialised from `seed`) and `fit` it with `method`. Returns `(model, History)`."""
     seed_everything(seed)
@@ -53,11 +60,7 @@ def compare_with_histories(data, methods=("unimodal", "joint", "uniform", "dgl")
     results, histories = {}, {}
     for label, method in expand_methods(methods, data.modalities, alpha):
         histories[label] = [run(data, method, seed, encoder, fusion, cfg)[1] for seed in seeds]
-        results[label] = {
-            "test_acc": summarize([h.test_acc for h in histories[label]]),
-            "unimodal_test_acc": {m: summarize([h.test_unimodal_acc[m] for h in histories[label]])
-                                  for m in data.modalities},
-        }
+        results[label] = summarize_histories(histories[label])
     config = {"methods": list(methods), "seeds": list(seeds), "encoder": encoder, "fusion": fusion,
               "alpha": alpha, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size,
               "momentum": cfg.momentum, "weight_decay": cfg.weight_decay, "selection": "validation accuracy",

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from .routing import routed_loss
 
 
-def _grads(model):
+def parameter_gradients(model):
+    """Every parameter's current gradient, cloned: `{name: tensor or None}`."""
     return {name: None if p.grad is None else p.grad.clone() for name, p in model.named_parameters()}
 
 
@@ -27,14 +28,14 @@ def authors_two_pass_gradients(model, inputs, labels, alpha):
     for p in model.fusion.parameters():
         p.grad = None
     F.cross_entropy(fused_logits, labels).backward()
-    return _grads(model)
+    return parameter_gradients(model)
 
 
 def routed_gradients(model, inputs, labels, routing):
     """Every parameter's gradient `{name: tensor or None}` after one backward of the loss `routing` defines."""
     model.zero_grad(set_to_none=True)
     routed_loss(model(inputs, routing), labels, routing).total.backward()
-    return _grads(model)
+    return parameter_gradients(model)
 
 
 def gradient_mismatches(actual, expected, atol=1e-6, rtol=1e-5):

@@ -1,7 +1,7 @@
 """Multi-run studies the chapters plot: accuracy across a data knob, and linear probes of trained encoders."""
 from .data import make_av_digits
 from .diagnostics import linear_probe
-from .experiments import compare, expand_methods, run, summarize
+from .experiments import compare, expand_methods, run, summarize, summarize_histories
 
 
 def sweep(param, values, methods=("unimodal",), seeds=(0,), data_options=None, **overrides):
@@ -33,8 +33,7 @@ def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), fusion="
         trained = [run(data, method, seed, fusion=fusion, **overrides) for seed in seeds]
         probed = [label.partition(":")[2]] if label.startswith("unimodal:") else data.modalities
         results[label] = {
-            "test_acc": summarize([h.test_acc for _, h in trained]),
-            "unimodal_test_acc": {m: summarize([h.test_unimodal_acc[m] for _, h in trained]) for m in data.modalities},
+            **summarize_histories([h for _, h in trained]),
             "probe_acc": {m: summarize([linear_probe(model, m, data.train, data.val) for model, _ in trained])
                           for m in probed},
         }

@@ -1,15 +1,9 @@
 """Checkers for chapter 2 (joint fusion): the linear probe's standardisation, concat fusion's unimodal head."""
 import torch
 
+from .. import diagnostics
 from ..models import ConcatFusion
 from . import close_problem, report, shape_problem
-
-
-def reference_standardize(z_train, z_test):
-    """Standardise features `(n_train, dim)`, `(n_test, dim)` with the training split's per-feature mean and
-    std (`z_train.std(0) + 1e-6`), as `diagnostics.linear_probe` does. Returns both, same shapes."""
-    mean, std = z_train.mean(0), z_train.std(0) + 1e-6
-    return (z_train - mean) / std, (z_test - mean) / std
 
 
 def check_standardize(standardize):
@@ -24,7 +18,7 @@ def check_standardize(standardize):
     problems = [shape_problem("z_train", answer[0], (200, 16)), shape_problem("z_test", answer[1], (50, 16))]
     if any(problems):
         return report(name, problems)
-    expected = reference_standardize(z_train, z_test)
+    expected = diagnostics.standardize(z_train, z_test)
     problems = [close_problem("z_train", answer[0], expected[0], atol=1e-4),
                 close_problem("z_test", answer[1], expected[1], atol=1e-4)]
     own = (z_test - z_test.mean(0)) / (z_test.std(0) + 1e-6)
