@@ -101,11 +101,13 @@ def _score(method, metrics):
     return metrics["fused_acc"] if method.score == "fused" else metrics["unimodal_acc"][method.score]
 
 
-def fit(model, data, method="joint", config=None, **overrides):
+def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides):
     """Train `model` on `data.train` with `method`, select the epoch with the best `data.val` accuracy,
     restore it and evaluate `data.test` once. Returns a `History`.
 
     `method`: a name (`"joint"`, `"uniform"`, `"dgl"`, `"unimodal:audio"`), a `Routing`, or a `Method`.
+    `on_epoch_end(epoch, model)`, if given, is called after each epoch's last step (epoch counted from 1),
+    e.g. to measure gradients at the parameters training has reached.
     `overrides` set `TrainConfig` fields, e.g. `fit(model, data, "dgl", epochs=20, lr=0.02)`.
     """
     cfg = make_config(config, **overrides)
@@ -157,6 +159,8 @@ def fit(model, data, method="joint", config=None, **overrides):
             raise FloatingPointError(
                 f"the {method.name} loss became NaN or infinite at epoch {epoch}, step {bad_step} (lr {cfg.lr}); "
                 f"lower the learning rate, set clip_grad_norm, or check the inputs for NaN")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, model)
         host = {k: v.item() for k, v in sums.items()}
         n = len(data.train)
         history.train_loss.append(host["loss"] / steps)

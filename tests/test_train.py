@@ -14,6 +14,14 @@ def test_fit_records_curves_and_restores_the_validation_selected_epoch(toy):
     assert minidgl.evaluate(model, toy.test)["fused_acc"] == pytest.approx(history.test_acc)
 
 
+def test_on_epoch_end_sees_every_epoch_and_the_parameters_reached(toy):
+    seen = []
+    model, _ = run(toy, "joint", epochs=3, progress=False,
+                   on_epoch_end=lambda epoch, m: seen.append((epoch, m.fusion.fc_out.bias.detach().clone())))
+    assert [epoch for epoch, _ in seen] == [1, 2, 3]
+    assert not torch.equal(seen[0][1], seen[2][1])
+
+
 def test_unimodal_training_selects_and_reports_its_own_modality(toy):
     model, history = run(toy, "unimodal:b", epochs=4, progress=False)
     assert history.method == "unimodal:b"
