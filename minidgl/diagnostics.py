@@ -1,7 +1,11 @@
-"""Measurements of under-training: encoder gradient norms, attenuation factors, gradient cosines, linear probes."""
+"""Measurements of under-training: gradient norms, the attenuation argument sample by sample, gradient cosines,
+linear probes."""
+import math
+
 import torch
 import torch.nn.functional as F
 
+from .models.fusion import ConcatFusion, SumFusion
 from .routing import JOINT
 
 
@@ -15,26 +19,124 @@ def encoder_grad_norms(model):
     return norms
 
 
-def true_class_errors(output, labels):
-    """`1 - p_y` per sample for the fused and each unimodal softmax: `{"fused": (batch,), modality: (batch,)}`.
+def log_true_class_error(logits, labels):
+    """`log(1 - p_y)` per sample, `(batch,)` float64, with `p = softmax(logits)` and `logits` `(batch, classes)`.
 
-    `1 - p_y` is the size of the error signal `|dL/df_y|` that cross-entropy sends back (ALGORITHMS.md 1.3).
+    Computed as `logsumexp_{k != y} f_k - logsumexp_k f_k`, so it stays exact when `p_y` rounds to 1.
     """
-    def error(logits):
-        return 1 - logits.float().softmax(dim=1).gather(1, labels[:, None]).squeeze(1)
-    errors = {"fused": error(output.fused_logits)}
-    errors.update({m: error(z) for m, z in output.unimodal_logits.items()})
+    return wrong_class_logsumexp(logits, labels) - logits.double().logsumexp(dim=1)
+
+
+def true_class_error(logits, labels):
+    """`1 - p_y` per sample, `(batch,)` float64: the size of the error `|dL/df_y|` that cross-entropy sends back,
+    and half of `||p - e_y||_1`."""
+    return log_true_class_error(logits, labels).exp()
+
+
+def wrong_class_logsumexp(logits, labels):
+    """`logsumexp_{k != y} f_k` per sample, `(batch,)` float64, from `logits` `f` `(batch, classes)`."""
+    return logits.double().scatter(1, labels[:, None], float("-inf")).logsumexp(dim=1)
+
+
+def true_class_log_odds(logits, labels):
+    """`log(p_y / (1 - p_y)) = f_y - logsumexp_{k != y} f_k` per sample, `(batch,)` float64; `p = softmax(f)`."""
+    return logits.double().gather(1, labels[:, None]).squeeze(1) - wrong_class_logsumexp(logits, labels)
+
+
+def fused_at_least_as_sure(fused_logits, unimodal_logits, labels):
+    """`p_y >= q_y` per sample, `(batch,)` bool, for `p`, `q` the softmaxes of two `(batch, classes)` logits.
+
+    Compared on the log-odds of the true class (same order as the probabilities), which keep their digits both
+    near 0 and near 1.
+    """
+    return true_class_log_odds(fused_logits, labels) >= true_class_log_odds(unimodal_logits, labels)
+
+
+def error_signal(logits, labels):
+    """`p - e_y`, `(batch, classes)` float64: the gradient of `-log softmax(f)_y` with respect to the logits `f`."""
+    errors = logits.double().softmax(dim=1)
+    return errors.scatter(1, labels[:, None], -true_class_error(logits, labels)[:, None])
+
+
+def true_class_errors(output, labels):
+    """`1 - p_y` per sample for the fused and each unimodal softmax: `{"fused": (batch,), modality: (batch,)}`."""
+    errors = {"fused": true_class_error(output.fused_logits, labels)}
+    errors.update({m: true_class_error(z, labels) for m, z in output.unimodal_logits.items()})
     return errors
 
 
 def attenuation_factors(output, labels, modality):
-    """Per-sample `(1 - p_y) / (1 - q_y)`, `(batch,)`: how much of its own unimodal error signal encoder
-    `modality` still receives through the fused loss (`p`: fused softmax, `q`: that modality's unimodal one).
-    Below 1 means fusion attenuates the gradient; the theory says it is <= 1 whenever the other
-    modalities alone already rank the true class first.
+    """Per-sample `(1 - p_y) / (1 - q_y)`, `(batch,)` (`p`: fused softmax, `q`: `modality`'s unimodal one).
+
+    Below 1 the fused loss sends a smaller true-class error than `modality`'s own loss would. It is at most 1
+    exactly where `attenuation_condition` holds; elsewhere it can exceed 1.
     """
-    errors = true_class_errors(output, labels)
-    return errors["fused"] / errors[modality].clamp_min(1e-12)
+    fused = log_true_class_error(output.fused_logits, labels)
+    alone = log_true_class_error(output.unimodal_logits[modality], labels)
+    return (fused - alone).exp()
+
+
+def other_modality_logits(output, modality):
+    """`u = f - f^(modality)`, `(batch, classes)` float64: what the other modalities add to `modality`'s unimodal
+    logits (in float64 the difference of two float32 logits is exact, so `f^(modality) + u` gives back `f`).
+
+    Concat fusion `f = W_1 z_1 + W_2 z_2 + b`, `f^(1) = W_1 z_1 + b`: `u = W_2 z_2`, without the bias.
+    Sum fusion `f = (W_1 z_1 + b_1) + (W_2 z_2 + b_2)`, `f^(1) = W_1 z_1 + b_1`: `u = W_2 z_2 + b_2`.
+    """
+    return output.fused_logits.double() - output.unimodal_logits[modality].double()
+
+
+def attenuation_condition(unimodal_logits, other_logits, labels):
+    """The exact condition for `p_y >= q_y`: `e^{u_y} >= sum_j q_j e^{u_j}`, per sample, `(batch,)` bool.
+
+    `unimodal_logits` `f^(1)` and `other_logits` `u` are `(batch, classes)`, `q = softmax(f^(1))`. Evaluated in
+    float64 and log space in its equivalent form `(1 - q_y) e^{u_y} >= sum_{j != y} q_j e^{u_j}`, i.e.
+    `u_y >= logsumexp_{j != y}(f^(1)_j + u_j) - logsumexp_{j != y} f^(1)_j`, which neither overflows nor loses
+    the decisive digits when `q_y` is close to 1.
+    """
+    f1, u = unimodal_logits.double(), other_logits.double()
+    u_y = u.gather(1, labels[:, None]).squeeze(1)
+    return u_y >= wrong_class_logsumexp(f1 + u, labels) - wrong_class_logsumexp(f1, labels)
+
+
+def other_modality_right(other_logits, labels):
+    """The sufficient condition `argmax_k u_k = y`, per sample, `(batch,)` bool, from `u` `(batch, classes)`."""
+    return other_logits.argmax(dim=1) == labels
+
+
+def head_block(fusion, modality):
+    """`W_m` `(classes, dim_m)`: the weight block that multiplies `modality`'s features in a concat or sum head."""
+    if isinstance(fusion, ConcatFusion):
+        names, dims = list(fusion.feature_dims), list(fusion.feature_dims.values())
+        start = sum(dims[:names.index(modality)])
+        return fusion.fc_out.weight[:, start:start + fusion.feature_dims[modality]]
+    if isinstance(fusion, SumFusion):
+        return fusion.fc[modality].weight
+    raise TypeError(f"only concat and sum heads are linear in each modality's features, got {type(fusion).__name__}")
+
+
+def feature_gradient(logits, labels, block):
+    """`(softmax(logits) - e_y) W_m`, `(batch, dim)`: per sample, the gradient of `-log softmax(f)_y` with respect to
+    features `z_m` that enter the logits `(batch, classes)` linearly through `block` `W_m` `(classes, dim)`."""
+    return error_signal(logits, labels) @ block.double()
+
+
+def feature_gradient_bound(logits, labels, block):
+    """`2 max_k ||W_{m,k}|| (1 - p_y)`, `(batch,)`: an upper bound on the norm of every row of `feature_gradient`."""
+    return 2 * block.double().norm(dim=1).max() * true_class_error(logits, labels)
+
+
+def per_sample_feature_gradients(model, inputs, labels, modality):
+    """`dL_mm/dz_m` and `dL_m^uni/dz_m`, each `(batch, dim)`, at the model's current parameters, by autograd.
+
+    Both losses are summed, not averaged, over the batch, so row `i` is sample `i`'s own gradient (its logits
+    depend on its features alone). Joint routing; `.grad` fields are left untouched. Returns `(fused, unimodal)`.
+    """
+    out = model(inputs, JOINT)
+    z = out.features[modality]
+    fused, = torch.autograd.grad(F.cross_entropy(out.fused_logits, labels, reduction="sum"), z, retain_graph=True)
+    unimodal, = torch.autograd.grad(F.cross_entropy(out.unimodal_logits[modality], labels, reduction="sum"), z)
+    return fused, unimodal
 
 
 def loss_gradients(model, inputs, labels, modality):
@@ -50,6 +152,13 @@ def loss_gradients(model, inputs, labels, modality):
     return torch.cat([g.flatten() for g in g_fused]), torch.cat([g.flatten() for g in g_uni])
 
 
+def loss_gradient_norms(model, inputs, labels, modality):
+    """`{"fused": ||grad_theta L_mm||, "unimodal": ||grad_theta L_m^uni||}` (floats) for encoder `modality`'s
+    parameters `theta`, at the same parameters and on the same batch (both losses batch means)."""
+    g_fused, g_uni = loss_gradients(model, inputs, labels, modality)
+    return {"fused": g_fused.norm().item(), "unimodal": g_uni.norm().item()}
+
+
 def gradient_cosine(model, inputs, labels, modality):
     """Cosine between encoder `modality`'s gradients from the fused and from its unimodal loss (0-dim tensor).
 
@@ -57,6 +166,94 @@ def gradient_cosine(model, inputs, labels, modality):
     """
     g_fused, g_uni = loss_gradients(model, inputs, labels, modality)
     return F.cosine_similarity(g_fused, g_uni, dim=0)
+
+
+def attenuation_measurements(model, inputs, labels, modality):
+    """Per-sample quantities of the attenuation argument for encoder `modality` of a concat or sum model, at its
+    current parameters, each `(batch,)` (float64 or bool):
+
+    `fused_error`, `unimodal_error`   `1 - p_y` and `1 - q_y` (`q`: the model's own head on `modality` alone);
+    `log10_factor`                    `log10((1 - p_y) / (1 - q_y))`;
+    `fused_at_least_as_sure`          `p_y >= q_y`;
+    `exact_condition`, `sufficient_condition`   `attenuation_condition` and `other_modality_right`;
+    `fused_gradient`, `unimodal_gradient`       `||W_m^T (p - e_y)||` and `||W_m^T (q - e_y)||`, the per-sample
+                                                feature-gradient norms of the two losses;
+    `bound`                                     `feature_gradient_bound` of the fused one.
+    """
+    with torch.no_grad():
+        out = model(inputs, JOINT)
+        block = head_block(model.fusion, modality)
+    fused, alone = out.fused_logits, out.unimodal_logits[modality]
+    u = other_modality_logits(out, modality)
+    log_fused, log_alone = log_true_class_error(fused, labels), log_true_class_error(alone, labels)
+    return {
+        "fused_error": log_fused.exp(), "unimodal_error": log_alone.exp(),
+        "log10_factor": (log_fused - log_alone) / math.log(10),
+        "fused_at_least_as_sure": fused_at_least_as_sure(fused, alone, labels),
+        "exact_condition": attenuation_condition(alone, u, labels),
+        "sufficient_condition": other_modality_right(u, labels),
+        "fused_gradient": feature_gradient(fused, labels, block).norm(dim=1),
+        "unimodal_gradient": feature_gradient(alone, labels, block).norm(dim=1),
+        "bound": feature_gradient_bound(fused, labels, block),
+    }
+
+
+def attenuation_summary(measured):
+    """Fractions of samples (floats) from one `attenuation_measurements` dict:
+
+    `p_y >= q_y`                     the fused prediction is at least as sure of the label as `modality` alone;
+    `exact condition agrees`         `attenuation_condition` says the same as `p_y >= q_y`;
+    `argmax u = y`                   the sufficient condition holds;
+    `fused feature gradient larger`  `||W^T (p - e_y)|| > ||W^T (q - e_y)||`;
+    `bound holds`                    `||W^T (p - e_y)|| <= 2 max_k ||W_k|| (1 - p_y)`;
+    and `median factor`, the median of `(1 - p_y) / (1 - q_y)`.
+    """
+    fractions = {
+        "p_y >= q_y": measured["fused_at_least_as_sure"],
+        "exact condition agrees": measured["exact_condition"] == measured["fused_at_least_as_sure"],
+        "argmax u = y": measured["sufficient_condition"],
+        "fused feature gradient larger": measured["fused_gradient"] > measured["unimodal_gradient"],
+        "bound holds": measured["fused_gradient"] <= measured["bound"] * (1 + 1e-9),
+    }
+    summary = {name: mask.double().mean().item() for name, mask in fractions.items()}
+    summary["median factor"] = 10 ** measured["log10_factor"].median().item()
+    return summary
+
+
+def softmax_inequality_check(num_classes=10, feature_dim=8, draws=100_000, scale=3.0, seed=0):
+    """The attenuation argument on random draws where the other modality ranks the label first.
+
+    Draws unimodal logits `f1` and other-modality logits `u` `(draws, classes)` (normal, std `scale`), a head
+    block `W_1` `(draws, classes, feature_dim)` (standard normal), and sets `y = argmax u`; `q = softmax(f1)`,
+    `p = softmax(f1 + u)`. Returns `{"draws", "violations"}` (`p_y < q_y`, which the proposition rules out),
+    `"bound_violations"` (`||W_1^T (p - e_y)|| > 2 max_k ||W_1k|| (1 - p_y)`, ruled out too) and
+    `"fused_gradient_larger"`, the fraction of draws with `||W_1^T (p - e_y)|| > ||W_1^T (q - e_y)||`, which
+    nothing rules out.
+    """
+    g = torch.Generator().manual_seed(seed)
+    f1 = scale * torch.randn(draws, num_classes, generator=g, dtype=torch.float64)
+    u = scale * torch.randn(draws, num_classes, generator=g, dtype=torch.float64)
+    W1 = torch.randn(draws, num_classes, feature_dim, generator=g, dtype=torch.float64)
+    y = u.argmax(dim=1)
+    fused, alone = f1 + u, f1
+    fused_gradient = torch.einsum("nk,nkd->nd", error_signal(fused, y), W1).norm(dim=1)
+    unimodal_gradient = torch.einsum("nk,nkd->nd", error_signal(alone, y), W1).norm(dim=1)
+    bound = 2 * W1.norm(dim=2).amax(dim=1) * true_class_error(fused, y)
+    return {"draws": draws,
+            "violations": int((~fused_at_least_as_sure(fused, alone, y)).sum()),
+            "bound_violations": int((fused_gradient > bound * (1 + 1e-9)).sum()),
+            "fused_gradient_larger": (fused_gradient > unimodal_gradient).double().mean().item()}
+
+
+def fused_error_vs_margin(q_y, margins):
+    """`1 - p_y` when the other modality adds logit margin `m = u_y - u_k` (all `u_k`, k != y, equal), `margins` `(n,)`.
+
+    From `p_y = q_y e^{u_y} / sum_j q_j e^{u_j}` with `u_k = 0` for k != y: `p_y = q_y e^m / (q_y e^m + 1 - q_y)`.
+    Returns `(n,)`; at `m = 0` it equals `1 - q_y`, for `m > 0` it is smaller.
+    """
+    margins = torch.as_tensor(margins, dtype=torch.float64)
+    odds = q_y * margins.exp()
+    return 1 - odds / (odds + 1 - q_y)
 
 
 @torch.no_grad()
@@ -95,39 +292,3 @@ def linear_probe(model, modality, train, test, steps=300, lr=0.01, seed=0):
         optimizer.step()
     with torch.no_grad():
         return (probe(z_test).argmax(1) == y_test).float().mean().item()
-
-
-def softmax_inequality_check(num_classes=4, draws=100_000, scale=3.0, seed=0):
-    """Numerically check the attenuation inequality of ALGORITHMS.md 1.3 on random logits.
-
-    Draws unimodal logits `f1` and the other modality's logits `u` (normal, std `scale`), label `y = argmax u`;
-    `q = softmax(f1)`, `p = softmax(f1 + u)`. Returns `{"draws", "violations"}` where a violation is `p_y < q_y`
-    (beyond float round-off). The theory says there are none.
-    """
-    g = torch.Generator().manual_seed(seed)
-    f1 = scale * torch.randn(draws, num_classes, generator=g, dtype=torch.float64)
-    u = scale * torch.randn(draws, num_classes, generator=g, dtype=torch.float64)
-    y = u.argmax(1, keepdim=True)
-    q_y = f1.softmax(1).gather(1, y)
-    p_y = (f1 + u).softmax(1).gather(1, y)
-    return {"draws": draws, "violations": int((p_y < q_y - 1e-12).sum())}
-
-
-def other_modality_logits(output, modality):
-    """`u = f - f^(modality)`, `(batch, classes)`: what the other modalities add to the fused logits.
-
-    For concat fusion `f = W_1 z_1 + W_2 z_2 + b` and `f^(1) = W_1 z_1 + b`, so `u = W_2 z_2` exactly
-    (ALGORITHMS.md 1.3); the attenuation inequality holds on every sample where `argmax u` is the label.
-    """
-    return output.fused_logits - output.unimodal_logits[modality]
-
-
-def fused_error_vs_margin(q_y, margins):
-    """`1 - p_y` when the other modality adds logit margin `m = u_y - u_k` (all `u_k`, k != y, equal), `margins` `(n,)`.
-
-    From `p_y = q_y e^{u_y} / sum_j q_j e^{u_j}` with `u_k = 0` for k != y: `p_y = q_y e^m / (q_y e^m + 1 - q_y)`.
-    Returns `(n,)`; at `m = 0` it equals `1 - q_y`, for `m > 0` it is smaller.
-    """
-    margins = torch.as_tensor(margins, dtype=torch.float64)
-    odds = q_y * margins.exp()
-    return 1 - odds / (odds + 1 - q_y)
