@@ -1,6 +1,7 @@
-"""Multi-run studies the chapters plot: accuracy across a data knob, and linear probes of trained encoders."""
+"""Studies the chapters plot: accuracy across a data knob, linear probes of trained encoders, and the
+attenuation argument measured while a joint model trains."""
 from .data import make_av_digits
-from .diagnostics import linear_probe
+from .diagnostics import attenuation_measurements, linear_probe, loss_gradient_norms
 from .experiments import compare, expand_methods, run, summarize, summarize_histories
 
 
@@ -38,3 +39,27 @@ def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), fusion="
                           for m in probed},
         }
     return results
+
+
+def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0, fusion="concat", **overrides):
+    """Train a joint model on `data` and, after every epoch, measure at the parameters reached, on the whole
+    training split: each encoder's gradient norm from the fused loss and from its own unimodal loss
+    (`loss_gradient_norms`), and at the epochs in `checkpoints` the per-sample `attenuation_measurements`.
+
+    Returns `{"norms": {m: {"fused": [per epoch], "unimodal": [per epoch]}},
+    "checkpoints": {epoch: {m: measurements}}, "history": History}`; `overrides` go to `fit`.
+    """
+    norms = {m: {"fused": [], "unimodal": []} for m in data.modalities}
+    measured = {}
+
+    def measure(epoch, model):
+        train = data.train.to(next(model.parameters()).device)
+        for m in data.modalities:
+            for loss, norm in loss_gradient_norms(model, train.inputs, train.labels, m).items():
+                norms[m][loss].append(norm)
+        if epoch in checkpoints:
+            measured[epoch] = {m: attenuation_measurements(model, train.inputs, train.labels, m)
+                               for m in data.modalities}
+
+    _, history = run(data, "joint", seed, fusion=fusion, epochs=epochs, on_epoch_end=measure, **overrides)
+    return {"norms": norms, "checkpoints": measured, "history": history}

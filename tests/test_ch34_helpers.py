@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import minidgl
-from minidgl import diagnostics
+from minidgl import diagnostics, studies
 from minidgl.exercises import ch03
 from minidgl.plots import attenuation
 
@@ -18,7 +18,9 @@ def test_other_modality_logits_are_the_other_encoders_contribution(toy):
     W = model.fusion.fc_out.weight
     z_b = out.features["b"]
     expected = z_b @ W[:, model.fusion.feature_dims["a"]:].T
-    torch.testing.assert_close(diagnostics.other_modality_logits(out, "a"), expected)
+    u = diagnostics.other_modality_logits(out, "a")
+    torch.testing.assert_close(u, expected.double(), rtol=1e-5, atol=1e-6)
+    assert torch.equal(out.unimodal_logits["a"].double() + u, out.fused_logits.double())
 
 
 def test_fused_error_vs_margin_matches_softmax():
@@ -60,16 +62,45 @@ def test_margin_slider_has_one_precomputed_step_per_margin():
     assert fig.data[1].y[0] == 0.7
 
 
-def test_chapter3_matplotlib_figures(toy):
-    model, history = minidgl.experiments.run(toy, "joint", epochs=2, progress=False)
-    fig = attenuation.grad_norm_figure({"joint": history}, toy.modalities)
-    assert [len(ax.lines) for ax in fig.axes] == [1, 1]
-    with torch.no_grad():
-        out = model(toy.test.inputs)
-    errors = diagnostics.true_class_errors(out, toy.test.labels)
-    right = diagnostics.other_modality_logits(out, "a").argmax(1) == toy.test.labels
-    fig = attenuation.error_scatter_figure(errors, "a", right)
-    assert len(fig.axes[0].collections) == 2
+def test_check_attenuation_condition_pass_and_fail(capsys):
+    def log_space(f1, u, y):
+        return u.gather(1, y[:, None]).squeeze(1) >= (f1.log_softmax(1) + u).logsumexp(1)
+    assert ch03.check_attenuation_condition(log_space)
+    assert "[PASS] Exercise 3.3" in capsys.readouterr().out
+
+    def with_exp(f1, u, y):
+        return u.exp().gather(1, y[:, None]).squeeze(1) >= (f1.softmax(1) * u.exp()).sum(1)
+    assert not ch03.check_attenuation_condition(with_exp)
+    assert "samples with u of std 100: exp overflows there" in capsys.readouterr().out
+    assert not ch03.check_attenuation_condition(lambda f1, u, y: u.argmax(1) == y)
+    assert "samples with u of std 3" in capsys.readouterr().out
+    assert not ch03.check_attenuation_condition(lambda f1, u, y: (u.argmax(1) == y).float())
+    assert "expected a bool tensor, got torch.float32" in capsys.readouterr().out
+
+
+def test_attenuation_during_training_measures_every_epoch_and_the_checkpoints(toy):
+    study = studies.attenuation_during_training(toy, epochs=3, checkpoints=(1, 3), progress=False)
+    assert set(study["norms"]) == {"a", "b"}
+    assert all(len(per_loss[loss]) == 3 for per_loss in study["norms"].values() for loss in ("fused", "unimodal"))
+    assert list(study["checkpoints"]) == [1, 3] and set(study["checkpoints"][3]) == {"a", "b"}
+    assert study["checkpoints"][3]["a"]["bound"].shape == (len(toy.train),)
+    assert len(study["history"].val_acc) == 3
+
+
+def test_chapter3_figures_and_table(toy):
+    study = studies.attenuation_during_training(toy, epochs=2, checkpoints=(1, 2), progress=False)
+    table = attenuation.summary_table(study)
+    lines = table.splitlines()
+    assert len(lines) == 2 + 2 * 2 and lines[0].startswith("| epoch | encoder | p_y ≥ q_y |")
+    assert lines[2].startswith("| 1 | a | ") and lines[2].count("|") == lines[0].count("|")
+    fig = attenuation.factor_histograms(study)
+    assert [len(ax.patches) for ax in fig.axes] == [2, 2]
+    fig = attenuation.error_scatter_figure(study, (1, 2))
+    assert len(fig.axes) == 4 and all(len(ax.collections) == 2 for ax in fig.axes)
+    assert fig.axes[0].get_xlabel() == "1 − q_y: the joint model's a head"
+    fig = attenuation.loss_gradient_norms_figure(study)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    assert list(fig.axes[1].lines[1].get_ydata()) == study["norms"]["b"]["fused"]
 
 
 # Chapter 4

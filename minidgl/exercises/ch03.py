@@ -1,13 +1,16 @@
-"""Checkers for chapter 3 (gradient attenuation): the softmax identity and the hand-derived encoder gradient."""
+"""Checkers for chapter 3 (gradient attenuation): the softmax identity, the hand-derived encoder gradient and the
+exact condition for `p_y >= q_y`."""
 import torch
 import torch.nn.functional as F
 
+from ..diagnostics import fused_at_least_as_sure
 from . import close_problem, report, shape_problem
 
 
-def _random_logits(batch, classes, seed):
+def _random_logits(batch, classes, seed, other_scale=3.0):
+    """Unimodal logits `f1` (std 3) and other-modality logits `u` (std `other_scale`), each `(batch, classes)`."""
     g = torch.Generator().manual_seed(seed)
-    return 3 * torch.randn(batch, classes, generator=g), 3 * torch.randn(batch, classes, generator=g)
+    return 3 * torch.randn(batch, classes, generator=g), other_scale * torch.randn(batch, classes, generator=g)
 
 
 def check_fused_probs(student_fn, batch=64, classes=10, seed=0):
@@ -42,3 +45,32 @@ def check_feature_gradient(student_fn, batch=64, dim=16, classes=10, seed=0):
             problem = (f"dL/dz1 is {batch} times too large: L_mm is the mean over the batch, "
                        f"divide by the batch size")
     return report("Exercise 3.2: encoder-feature gradient of the fused loss", [problem])
+
+
+def _condition_problem(student_fn, other_scale, batch, classes, seed):
+    """`None` if `student_fn(f1, u, labels)` says exactly where `p_y >= q_y` on random logits, else what is wrong."""
+    f1, u = _random_logits(batch, classes, seed, other_scale)
+    labels = torch.randint(0, classes, (batch,), generator=torch.Generator().manual_seed(seed + 1))
+    holds = student_fn(f1, u, labels)
+    problem = shape_problem("condition", holds, (batch,))
+    if problem is None and holds.dtype != torch.bool:
+        problem = f"condition: expected a bool tensor, got {holds.dtype}"
+    if problem is None:
+        wrong = int((holds != fused_at_least_as_sure(f1.double() + u.double(), f1, labels)).sum())
+        if wrong:
+            problem = f"disagrees with p_y >= q_y on {wrong} of {batch} samples with u of std {other_scale:g}"
+    return problem
+
+
+def check_attenuation_condition(student_fn, batch=256, classes=10, seed=0):
+    """Exercise 3.3: `student_fn(f1, u, labels)`, with unimodal logits `f1` and other-modality logits `u`, both
+    `(batch, classes)` float32, and `labels` `(batch,)`, must return the `(batch,)` bool condition
+    `e^{u_y} >= sum_j q_j e^{u_j}` (`q = softmax(f1)`), which holds exactly where `p_y >= q_y`. It is tried on
+    ordinary logits, then with large `u`, where `exp` overflows in float32.
+    """
+    problem = _condition_problem(student_fn, 3.0, batch, classes, seed)
+    if problem is None:
+        problem = _condition_problem(student_fn, 100.0, batch, classes, seed)
+        if problem:
+            problem += ": exp overflows there; compare in log space, u_y >= logsumexp_j(log q_j + u_j)"
+    return report("Exercise 3.3: the exact condition for p_y >= q_y", [problem])

@@ -1,43 +1,90 @@
-"""Figures for chapter 3: encoder gradient norms, per-sample error signals, and the softmax attenuation slider."""
+"""Figures and tables for chapter 3: the attenuation argument measured on a joint model, and the margin slider."""
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
 
-from ..diagnostics import fused_error_vs_margin
+from ..diagnostics import attenuation_summary, fused_error_vs_margin
+
+FRACTIONS = ["p_y >= q_y", "exact condition agrees", "argmax u = y", "fused feature gradient larger", "bound holds"]
 
 
-def grad_norm_figure(histories, modalities):
-    """One panel per modality: mean encoder gradient norm per epoch for each run.
+def head_label(modality):
+    """How the course names `q`: the joint model's own head applied to `modality`'s features alone."""
+    return f"the joint model's {modality} head"
 
-    `histories` `{label: History}`; runs without a gradient for a modality (unimodal training of another one)
-    are skipped in that panel. Returns a matplotlib Figure.
-    """
-    fig, axes = plt.subplots(1, len(modalities), figsize=(4 * len(modalities), 3.2), squeeze=False)
+
+def summary_table(study):
+    """A markdown table of an `attenuation_during_training` study: one row per (checkpoint, encoder) with the
+    `attenuation_summary` fractions and the ratio `||grad_theta L_mm|| / ||grad_theta L_m^uni||` at that epoch."""
+    header = ["epoch", "encoder", *(f.replace(">=", "≥") for f in FRACTIONS), "median factor",
+              "‖∇θ L_mm‖ / ‖∇θ L_uni‖"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for epoch, per_modality in study["checkpoints"].items():
+        for m, measured in per_modality.items():
+            summary = attenuation_summary(measured)
+            fused, unimodal = (study["norms"][m][loss][epoch - 1] for loss in ("fused", "unimodal"))
+            cells = [f"{summary[f]:.1%}" for f in FRACTIONS]
+            cells += [f"{summary['median factor']:.2g}", f"{fused / unimodal:.2g}"]
+            lines.append(f"| {epoch} | {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def factor_histograms(study):
+    """One panel per encoder: histograms (log-spaced bins) of the per-sample attenuation factor
+    `(1 - p_y) / (1 - q_y)` at each checkpoint of `study`. Returns a matplotlib Figure."""
+    checkpoints = study["checkpoints"]
+    modalities = list(next(iter(checkpoints.values())))
+    fig, axes = plt.subplots(1, len(modalities), figsize=(5 * len(modalities), 3.4), squeeze=False)
+    logs = np.concatenate([m["log10_factor"].numpy() for c in checkpoints.values() for m in c.values()])
+    bins = np.logspace(np.floor(logs.min()), np.ceil(max(logs.max(), 0.5)), 40)
     for ax, m in zip(axes[0], modalities):
-        for label, h in histories.items():
-            if any(h.grad_norm[m]):
-                ax.plot(range(1, len(h.grad_norm[m]) + 1), h.grad_norm[m], label=label)
-        ax.set(title=f"encoder '{m}'", xlabel="epoch", ylabel="mean ‖∇θ‖ per step", yscale="log")
+        for epoch, per_modality in checkpoints.items():
+            ax.hist(10 ** per_modality[m]["log10_factor"].numpy(), bins=bins, histtype="step", lw=1.5,
+                    label=f"after epoch {epoch}")
+        ax.axvline(1, color="k", ls="--", lw=1, label="no attenuation (factor 1)")
+        ax.set(xscale="log", xlabel=f"(1 − p_y) / (1 − q_y),  q: {head_label(m)}", ylabel="training samples",
+               title=f"encoder '{m}'")
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def error_scatter_figure(errors, modality, other_right):
-    """Per-sample fused error `1 - p_y` against the unimodal error `1 - q_y` of `modality`.
+def error_scatter_figure(study, epochs):
+    """A grid of panels, one row per encoder and one column per epoch in `epochs` (checkpoints of `study`):
+    per training sample, the fused error `1 - p_y` against `1 - q_y`, log-log, coloured by the exact condition
+    `e^{u_y} >= sum_j q_j e^{u_j}`. Points under the diagonal are attenuated. Returns a matplotlib Figure."""
+    modalities = list(study["checkpoints"][epochs[0]])
+    fig, axes = plt.subplots(len(modalities), len(epochs), figsize=(4.2 * len(epochs), 3.8 * len(modalities)),
+                             squeeze=False)
+    for row, m in enumerate(modalities):
+        for col, epoch in enumerate(epochs):
+            ax, measured = axes[row, col], study["checkpoints"][epoch][m]
+            alone, fused = measured["unimodal_error"].numpy(), measured["fused_error"].numpy()
+            holds = measured["exact_condition"].numpy()
+            ax.scatter(alone[holds], fused[holds], s=6, alpha=0.5, label="condition holds")
+            ax.scatter(alone[~holds], fused[~holds], s=6, alpha=0.5, label="condition fails")
+            low = min(alone.min(), fused.min())
+            ax.plot([low, 1], [low, 1], "k--", lw=1, label="factor 1")
+            ax.set(xscale="log", yscale="log", xlabel=f"1 − q_y: {head_label(m)}",
+                   ylabel="1 − p_y: the fused prediction", title=f"encoder '{m}', after epoch {epoch}")
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
-    `errors`: `true_class_errors` output (`{"fused": (n,), modality: (n,)}`); `other_right` `(n,)` bool marks
-    samples whose other-modality logits `u` rank the true class first. Points under the diagonal are
-    attenuated. Returns a matplotlib Figure.
-    """
-    fused, alone, right = (np.asarray(errors["fused"]), np.asarray(errors[modality]), np.asarray(other_right))
-    fig, ax = plt.subplots(figsize=(4.2, 4))
-    ax.scatter(alone[~right], fused[~right], s=8, alpha=0.6, label="argmax u ≠ y")
-    ax.scatter(alone[right], fused[right], s=8, alpha=0.6, label="argmax u = y")
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="no attenuation")
-    ax.set(xlabel=f"1 − q_y ({modality} alone)", ylabel="1 − p_y (fused)", xlim=(0, 1), ylim=(0, 1),
-           title=f"error signal reaching encoder '{modality}'")
-    ax.legend(fontsize=8)
+
+def loss_gradient_norms_figure(study):
+    """One panel per encoder: the norm of its parameter gradient from the fused loss and from its own unimodal
+    loss, per epoch, both at the parameters joint training reached (`study["norms"]`). Returns a Figure."""
+    norms = study["norms"]
+    fig, axes = plt.subplots(1, len(norms), figsize=(5 * len(norms), 3.2), squeeze=False)
+    for ax, (m, per_loss) in zip(axes[0], norms.items()):
+        epochs = range(1, len(per_loss["fused"]) + 1)
+        ax.plot(epochs, per_loss["unimodal"], marker="o", ms=3, label=f"own unimodal loss ({head_label(m)})")
+        ax.plot(epochs, per_loss["fused"], marker="o", ms=3, label="fused loss (what joint training uses)")
+        ax.set(yscale="log", xlabel="epoch of joint training", ylabel="‖∇θ L‖ on the training split",
+               title=f"encoder '{m}'")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
     return fig
 
 
@@ -60,6 +107,6 @@ def margin_slider_figure(q_y=0.3, margins=np.linspace(-3, 6, 37)):
     fig.update_layout(
         sliders=[{"steps": steps, "currentvalue": {"prefix": "other modality's margin u_y − max u_k = "}}],
         xaxis_title="other modality's logit margin on the true class", yaxis_title="error signal |∂L/∂f_y|",
-        yaxis_range=[0, 1], title=f"The other modality's confidence shrinks the gradient (q_y = {q_y:.2f})",
+        yaxis_range=[0, 1], title=f"The other modality's confidence shrinks the error (q_y = {q_y:.2f})",
         height=420, legend={"orientation": "h", "y": -0.35})
     return fig
