@@ -79,12 +79,12 @@ def loss_gradient_norms_figure(study):
     fig, axes = plt.subplots(1, len(norms), figsize=(5 * len(norms), 3.2), squeeze=False)
     for ax, (m, per_loss) in zip(axes[0], norms.items()):
         epochs = range(1, len(per_loss["fused"]) + 1)
-        ax.plot(epochs, per_loss["unimodal"], marker="o", ms=3, label=f"own unimodal loss ({head_label(m)})")
-        ax.plot(epochs, per_loss["fused"], marker="o", ms=3, label="fused loss (what joint training uses)")
+        ax.plot(epochs, per_loss["unimodal"], marker="o", ms=3, label="own unimodal loss L_uni (its head alone)")
+        ax.plot(epochs, per_loss["fused"], marker="o", ms=3, label="fused loss L_mm (what joint training uses)")
         ax.set(yscale="log", xlabel="epoch of joint training", ylabel="‖∇θ L‖ on the training split",
                title=f"encoder '{m}'")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
