@@ -19,10 +19,15 @@ def encoder_grad_norms(model):
     return norms
 
 
+def wrong_class_logsumexp(logits, labels):
+    """`logsumexp_{k != y} f_k` per sample, `(batch,)` float64, from `logits` `f` `(batch, classes)`."""
+    return logits.double().scatter(1, labels[:, None], float("-inf")).logsumexp(dim=1)
+
+
 def log_true_class_error(logits, labels):
     """`log(1 - p_y)` per sample, `(batch,)` float64, with `p = softmax(logits)` and `logits` `(batch, classes)`.
 
-    Computed as `logsumexp_{k != y} f_k - logsumexp_k f_k`, so it stays exact when `p_y` rounds to 1.
+    Computed as `logsumexp_{k != y} f_k - logsumexp_k f_k`, so it keeps its digits when `p_y` is close to 1.
     """
     return wrong_class_logsumexp(logits, labels) - logits.double().logsumexp(dim=1)
 
@@ -31,11 +36,6 @@ def true_class_error(logits, labels):
     """`1 - p_y` per sample, `(batch,)` float64: the size of the error `|dL/df_y|` that cross-entropy sends back,
     and half of `||p - e_y||_1`."""
     return log_true_class_error(logits, labels).exp()
-
-
-def wrong_class_logsumexp(logits, labels):
-    """`logsumexp_{k != y} f_k` per sample, `(batch,)` float64, from `logits` `f` `(batch, classes)`."""
-    return logits.double().scatter(1, labels[:, None], float("-inf")).logsumexp(dim=1)
 
 
 def true_class_log_odds(logits, labels):
@@ -56,13 +56,6 @@ def error_signal(logits, labels):
     """`p - e_y`, `(batch, classes)` float64: the gradient of `-log softmax(f)_y` with respect to the logits `f`."""
     errors = logits.double().softmax(dim=1)
     return errors.scatter(1, labels[:, None], -true_class_error(logits, labels)[:, None])
-
-
-def true_class_errors(output, labels):
-    """`1 - p_y` per sample for the fused and each unimodal softmax: `{"fused": (batch,), modality: (batch,)}`."""
-    errors = {"fused": true_class_error(output.fused_logits, labels)}
-    errors.update({m: true_class_error(z, labels) for m, z in output.unimodal_logits.items()})
-    return errors
 
 
 def attenuation_factors(output, labels, modality):
