@@ -1,10 +1,10 @@
 """Multi-run studies the chapters plot: accuracy across a data knob, linear probes of trained and untrained
-encoders."""
+encoders, and DGL's alpha chosen on validation."""
 from .data import make_av_digits
 from .diagnostics import PROBE_LR, PROBE_SEED, PROBE_STEPS, linear_probe
 from .experiments import (compare, expand_methods, format_summary, initial_model, markdown_table, report_config, run,
                           summarize, summarize_histories)
-from .methods import Unimodal
+from .methods import DGL, Unimodal
 from .runtime import resolve_device
 from .train import History, evaluate, make_config
 
@@ -99,3 +99,30 @@ def format_probe_table(report):
             "features, fit on train, scored on test. random_init: the same seeds' models before any training.")
     return markdown_table(header, rows) + "\n\n" + note
 
+
+def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", fusion="concat", config=None,
+                **overrides):
+    """Train `make_method(alpha)` (default `DGL(alpha)`) for every alpha and seed; choose alpha on validation.
+
+    Per alpha (lists in the order of `alphas`): `val_acc`, the summary over seeds of the validation accuracy
+    at the epoch chosen on validation (`history.val_acc[history.best_epoch]`), and `test_acc`, the summary of
+    the test accuracy of that epoch, reported but never used to choose. `chosen_alpha` has the best mean
+    validation accuracy (ties: the first listed); `at_edge` says whether it is the smallest or largest alpha,
+    i.e. whether the grid may not bracket the optimum.
+
+    Returns `{"alphas", "val_acc": [summary], "test_acc": [summary], "chosen_alpha", "at_edge", "config"}`.
+    """
+    if not alphas:
+        raise ValueError("alpha_sweep needs at least one alpha")
+    cfg = make_config(config, **overrides)
+    val_acc, test_acc = [], []
+    for alpha in alphas:
+        histories = [run(data, make_method(alpha), seed, encoder, fusion, cfg)[1] for seed in seeds]
+        val_acc.append(summarize([h.val_acc[h.best_epoch] for h in histories]))
+        test_acc.append(summarize([h.test_acc for h in histories]))
+    best = max(range(len(alphas)), key=lambda i: val_acc[i]["mean"])
+    chosen = alphas[best]
+    config = {"method": make_method(chosen).name, **report_config(data, seeds, encoder, fusion, cfg),
+              "alpha_selection": "best mean validation accuracy over seeds; test accuracy is only reported"}
+    return {"alphas": list(alphas), "val_acc": val_acc, "test_acc": test_acc, "chosen_alpha": chosen,
+            "at_edge": chosen in (min(alphas), max(alphas)), "config": config}

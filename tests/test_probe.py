@@ -1,10 +1,13 @@
-"""`studies.probe_compare` and the `probe` command."""
+"""`studies.probe_compare` and the `probe` command; `studies.alpha_sweep` (DGL's alpha chosen on validation)."""
 import json
+
+import pytest
 
 import minidgl
 from minidgl import experiments, studies
 from minidgl.__main__ import main
 from minidgl.diagnostics import linear_probe
+from minidgl.train import History
 
 SUMMARY = {"mean", "std", "per_seed"}
 ROW = {"test_acc", "unimodal_test_acc", "probe_acc"}
@@ -78,3 +81,49 @@ def test_format_probe_table_marks_untrained_and_unprobed():
     assert "| random_init (untrained) | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.500 ± 0.100 |" in table
     assert "| unimodal:a | 0.500 ± 0.100 | 0.500 ± 0.100 | — |" in table
 
+
+def fake_run(val, test):
+    """A stand-in for `experiments.run`: DGL(alpha) on seed s reaches `val[alpha] + s / 100` on validation at
+    its chosen epoch (1; epoch 0 is higher, to show that the chosen epoch is read) and `test[alpha]` on test."""
+    def run(data, method, seed, encoder, fusion, config):
+        history = History("dgl", ["a", "b"], val_acc=[1.0, val[method.alpha] + seed / 100, 0.0], best_epoch=1,
+                          test_acc=test[method.alpha])
+        return None, history
+    return run
+
+
+def test_alpha_sweep_chooses_on_validation_never_test(toy, monkeypatch):
+    val = {0.5: 0.6, 1.0: 0.8, 2.0: 0.7, 4.0: 0.5}
+    test = {0.5: 0.9, 1.0: 0.6, 2.0: 0.7, 4.0: 0.95}
+    monkeypatch.setattr(studies, "run", fake_run(val, test))
+    study = studies.alpha_sweep(toy, [2.0, 0.5, 4.0, 1.0], seeds=(0, 2))
+    assert study["alphas"] == [2.0, 0.5, 4.0, 1.0]
+    assert study["val_acc"][1]["per_seed"] == pytest.approx([0.6, 0.62])
+    assert [s["mean"] for s in study["val_acc"]] == pytest.approx([0.71, 0.61, 0.51, 0.81])
+    assert [s["mean"] for s in study["test_acc"]] == [0.7, 0.9, 0.95, 0.6]
+    assert study["chosen_alpha"] == 1.0 and study["at_edge"] is False  # test accuracy would have chosen 4.0
+    assert study["config"]["method"] == "dgl" and study["config"]["seeds"] == [0, 2]
+
+
+def test_alpha_sweep_flags_a_choice_at_the_edge(toy, monkeypatch):
+    monkeypatch.setattr(studies, "run", fake_run({0.5: 0.6, 1.0: 0.7, 2.0: 0.8}, {0.5: 0.9, 1.0: 0.8, 2.0: 0.7}))
+    study = studies.alpha_sweep(toy, [0.5, 1.0, 2.0], seeds=(0,))
+    assert study["chosen_alpha"] == 2.0 and study["at_edge"] is True
+    with pytest.raises(ValueError, match="at least one alpha"):
+        studies.alpha_sweep(toy, [])
+
+
+def test_alpha_sweep_trains_each_alpha(toy):
+    def make_method(alpha):
+        made.append(alpha)
+        return minidgl.DGL(alpha)
+
+    made = []
+    study = studies.alpha_sweep(toy, (0.5, 2.0), seeds=(0,), make_method=make_method, epochs=1, progress=False)
+    assert made[:2] == [0.5, 2.0] and study["at_edge"] is True
+    val_means = [s["mean"] for s in study["val_acc"]]
+    assert study["chosen_alpha"] == study["alphas"][val_means.index(max(val_means))]
+    assert_summary(study["val_acc"][0], 1)
+    assert_summary(study["test_acc"][1], 1)
+    _, history = experiments.run(toy, minidgl.DGL(2.0), seed=0, epochs=1, progress=False)
+    assert study["test_acc"][1]["per_seed"] == [history.test_acc]
