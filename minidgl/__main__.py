@@ -1,4 +1,4 @@
-"""Command line: `python -m minidgl train ...` and `python -m minidgl compare ...` (see `--help`)."""
+"""Command line: `python -m minidgl train|compare|probe ...` (see `--help`)."""
 import argparse
 import json
 import pathlib
@@ -8,6 +8,7 @@ from .data import DATASETS, load_dataset
 from .experiments import compare, format_table, run
 from .methods import METHODS
 from .models import ENCODERS, FUSIONS
+from .studies import format_probe_table, probe_compare
 from .train import TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -59,12 +60,27 @@ def cmd_train(args):
     _write_json(args.json, history.to_dict())
 
 
-def cmd_compare(args):
-    data = _data(args)
-    report = compare(data, args.methods, args.seeds, args.encoder, args.fusion, args.alpha, **_config(args))
+def _report(args, study, table):
+    """Run `study` (`compare` or `probe_compare`) over `args.methods` and `args.seeds`, print it, write JSON."""
+    report = study(_data(args), args.methods, args.seeds, args.encoder, args.fusion, args.alpha, **_config(args))
     report["config"]["dataset"] = args.dataset
-    print(format_table(report))
+    print(table(report))
     _write_json(args.json, report)
+
+
+def cmd_compare(args):
+    _report(args, compare, format_table)
+
+
+def cmd_probe(args):
+    _report(args, probe_compare, format_probe_table)
+
+
+def _add_methods_and_seeds(parser, methods):
+    parser.add_argument("--methods", nargs="+", default=methods,
+                        help=f"from {sorted(METHODS)}; 'unimodal' runs each modality alone "
+                             f"(default: {' '.join(methods)})")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
 
 
 def build_parser():
@@ -78,10 +94,13 @@ def build_parser():
     train.set_defaults(func=cmd_train)
     comp = commands.add_parser("compare", help="compare methods over seeds: mean ± std test accuracy")
     _add_common(comp)
-    comp.add_argument("--methods", nargs="+", default=["unimodal", "joint", "uniform", "dgl"],
-                      help=f"from {sorted(METHODS)}; 'unimodal' runs each modality alone")
-    comp.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    _add_methods_and_seeds(comp, ["unimodal", "joint", "uniform", "dgl"])
     comp.set_defaults(func=cmd_compare)
+    probe = commands.add_parser("probe", help="compare methods over seeds, then linear-probe their frozen encoders "
+                                "(fit on train, scored on test) against the untrained models")
+    _add_common(probe)
+    _add_methods_and_seeds(probe, ["unimodal", "joint", "dgl"])
+    probe.set_defaults(func=cmd_probe)
     return parser
 
 

@@ -267,9 +267,13 @@ def standardize(z_train, z_test):
     return (z_train - mean) / std, (z_test - mean) / std
 
 
-def linear_probe(model, modality, train, test, steps=300, lr=0.01, seed=0):
-    """Accuracy on `test` of a linear classifier trained (Adam, full batch) on frozen `modality` features of
-    `train`: how much class information the encoder holds, whatever head it was trained with.
+PROBE_STEPS, PROBE_LR, PROBE_SEED = 300, 0.01, 0
+
+
+def linear_probe(model, modality, train, test, steps=PROBE_STEPS, lr=PROBE_LR, seed=PROBE_SEED):
+    """Accuracy on `test` of a linear classifier trained (Adam, full batch, `steps` steps) on frozen `modality`
+    features of `train`, both standardized with `train`'s statistics: how much class information the encoder
+    holds, whatever head it was trained with. The settings are fixed, so nothing is tuned on `test`.
     """
     generator = torch.Generator().manual_seed(seed)
     z_train, z_test = standardize(encode(model, train, modality), encode(model, test, modality))

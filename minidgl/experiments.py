@@ -34,10 +34,15 @@ def summarize_histories(histories):
             "unimodal_test_acc": {m: summarize([h.test_unimodal_acc[m] for h in histories]) for m in modalities}}
 
 
+def initial_model(data, seed=0, encoder="mlp", fusion="concat"):
+    """The untrained model `run` starts from for `seed`: `build_model` right after `seed_everything(seed)`."""
+    seed_everything(seed)
+    return build_model(data, encoder=encoder, fusion=fusion)
+
+
 def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **overrides):
     """Build a fresh model (initialised from `seed`) and `fit` it with `method`. Returns `(model, History)`."""
-    seed_everything(seed)
-    model = build_model(data, encoder=encoder, fusion=fusion)
+    model = initial_model(data, seed, encoder, fusion)
     return model, fit(model, data, method, config, seed=seed, **overrides)
 
 
@@ -61,21 +66,34 @@ def compare_with_histories(data, methods=("unimodal", "joint", "uniform", "dgl")
     for label, method in expand_methods(methods, data.modalities, alpha):
         histories[label] = [run(data, method, seed, encoder, fusion, cfg)[1] for seed in seeds]
         results[label] = summarize_histories(histories[label])
-    config = {"methods": list(methods), "seeds": list(seeds), "encoder": encoder, "fusion": fusion,
-              "alpha": alpha, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size,
-              "momentum": cfg.momentum, "weight_decay": cfg.weight_decay, "selection": "validation accuracy",
-              "modalities": data.modalities, "split_sizes": [len(data.train), len(data.val), len(data.test)]}
+    config = {"methods": list(methods), "alpha": alpha, **report_config(data, seeds, encoder, fusion, cfg)}
     return {"results": results, "config": config}, histories
+
+
+def report_config(data, seeds, encoder, fusion, cfg):
+    """The settings every multi-seed report records: seeds, model, training options (`cfg`, a `TrainConfig`),
+    the checkpoint selection rule, modalities and split sizes. A dict ready for JSON."""
+    return {"seeds": list(seeds), "encoder": encoder, "fusion": fusion, "epochs": cfg.epochs, "lr": cfg.lr,
+            "batch_size": cfg.batch_size, "momentum": cfg.momentum, "weight_decay": cfg.weight_decay,
+            "selection": "validation accuracy", "modalities": data.modalities,
+            "split_sizes": [len(data.train), len(data.val), len(data.test)]}
+
+
+def format_summary(summary):
+    """`"mean ± std"` of a `summarize` result, three decimals."""
+    return f"{summary['mean']:.3f} ± {summary['std']:.3f}"
+
+
+def markdown_table(header, rows):
+    """A markdown table: `header` a list of column titles, `rows` lists of cell strings."""
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def format_table(report):
     """A markdown table of a `compare` report: mean ± std test accuracy, fused and per modality."""
     modalities = report["config"]["modalities"]
-    lines = ["| method | test acc | " + " | ".join(f"{m} (unimodal logits)" for m in modalities) + " |",
-             "|---" * (2 + len(modalities)) + "|"]
-    for label, row in report["results"].items():
-        cells = [f"{row['test_acc']['mean']:.3f} ± {row['test_acc']['std']:.3f}"]
-        cells += [f"{row['unimodal_test_acc'][m]['mean']:.3f} ± {row['unimodal_test_acc'][m]['std']:.3f}"
-                  for m in modalities]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    header = ["method", "test acc"] + [f"{m} (unimodal logits)" for m in modalities]
+    rows = [[label, format_summary(row["test_acc"])] + [format_summary(row["unimodal_test_acc"][m]) for m in modalities]
+            for label, row in report["results"].items()]
+    return markdown_table(header, rows)

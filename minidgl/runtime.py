@@ -15,3 +15,8 @@ def seed_everything(seed):
 def default_device():
     """`cuda` when a GPU is visible, else `cpu`."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(name=None):
+    """`torch.device(name)`, or `default_device()` when `name` is None (`TrainConfig.device`'s rule)."""
+    return torch.device(name) if name else default_device()

@@ -1,8 +1,24 @@
-"""Studies the chapters plot: accuracy across a data knob, linear probes of trained encoders, and the
-attenuation argument measured while a joint model trains."""
+"""Multi-run studies the chapters plot: accuracy across a data knob, linear probes of trained and untrained
+encoders, DGL's alpha chosen on validation, and the attenuation argument measured while a joint model trains."""
 from .data import make_av_digits
-from .diagnostics import attenuation_measurements, linear_probe, loss_gradient_norms
-from .experiments import compare, expand_methods, run, summarize, summarize_histories
+from .diagnostics import PROBE_LR, PROBE_SEED, PROBE_STEPS, attenuation_measurements, linear_probe, loss_gradient_norms
+from .experiments import (compare, expand_methods, format_summary, initial_model, markdown_table, report_config, run,
+                          summarize, summarize_histories)
+from .methods import DGL, Unimodal
+from .runtime import resolve_device
+from .train import History, evaluate, make_config
+
+PROBE_PROTOCOL = {
+    "classifier": "linear, Adam on the full batch with fixed settings (nothing is tuned)",
+    "features": "frozen encoder outputs, standardized with the training split's mean and std",
+    "fit_split": "train",
+    "score_split": "test",
+    "checkpoint": "trained rows: the epoch chosen on validation accuracy; random_init: the seed's model "
+                  "before any training",
+    "steps": PROBE_STEPS,
+    "lr": PROBE_LR,
+    "probe_seed": PROBE_SEED,
+}
 
 
 def sweep(param, values, methods=("unimodal",), seeds=(0,), data_options=None, **overrides):
@@ -22,23 +38,94 @@ def sweep_means(study, label):
     return [report["results"][label]["test_acc"]["mean"] for report in study["reports"]]
 
 
-def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), fusion="concat", **overrides):
-    """Train every method on every seed, then probe each trained encoder with `linear_probe` on
-    (`data.train`, `data.val`). Unimodal runs probe only the encoder they trained.
+def trained_modalities(method, modalities):
+    """The encoders `method` trains: its own modality for unimodal training, else all of `modalities`."""
+    return [method.modality] if isinstance(method, Unimodal) else list(modalities)
 
-    Returns `{label: {"test_acc": summary, "unimodal_test_acc": {m: summary}, "probe_acc": {m: summary}}}`,
-    each summary `{"mean", "std", "per_seed"}` as in `compare`.
+
+def untrained_history(model, data):
+    """A `History` with no epochs: `model`'s test accuracies as it is, before any training."""
+    test = evaluate(model, data.test.to(next(model.parameters()).device))
+    return History("random_init", model.modalities, test_acc=test["fused_acc"], test_fused_acc=test["fused_acc"],
+                   test_unimodal_acc=test["unimodal_acc"])
+
+
+def probe_row(data, models, histories, modalities):
+    """A `compare` row over seeds (`models`, `histories`: one per seed) plus `"probe_acc": {m: summary}`,
+    a linear probe of each encoder in `modalities`, fit on `data.train` and scored on `data.test`."""
+    probes = {m: summarize([linear_probe(model, m, data.train, data.test) for model in models]) for m in modalities}
+    return {**summarize_histories(histories), "probe_acc": probes}
+
+
+def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder="mlp", fusion="concat", alpha=1.0,
+                  config=None, **overrides):
+    """Train every method on every seed (as `compare`), then linear-probe each trained encoder.
+
+    Probe protocol (recorded in `config["probe"]`): a linear classifier with fixed settings on the frozen,
+    standardized features, fit on the training split and scored on the test split; the trained model is the
+    epoch chosen on validation, as `fit` restores it. Unimodal rows probe only the encoder they trained.
+
+    The extra row `"random_init"` probes every encoder of the untrained models, built for each seed exactly
+    as `run` builds them; its `test_acc`/`unimodal_test_acc` are those untrained models' test accuracies.
+
+    Returns the `compare` JSON structure with a `"probe_acc": {modality: summary}` in every row:
+    `{"results": {"random_init" | label: {"test_acc", "unimodal_test_acc", "probe_acc"}}, "config": {...}}`,
+    each summary `{"mean", "std", "per_seed"}`.
     """
-    results = {}
-    for label, method in expand_methods(methods, data.modalities):
-        trained = [run(data, method, seed, fusion=fusion, **overrides) for seed in seeds]
-        probed = [label.partition(":")[2]] if label.startswith("unimodal:") else data.modalities
-        results[label] = {
-            **summarize_histories([h for _, h in trained]),
-            "probe_acc": {m: summarize([linear_probe(model, m, data.train, data.val) for model, _ in trained])
-                          for m in probed},
-        }
-    return results
+    cfg = make_config(config, **overrides)
+    runs = expand_methods(methods, data.modalities, alpha)
+    initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(cfg.device)) for seed in seeds]
+    results = {"random_init": probe_row(data, initial, [untrained_history(m, data) for m in initial], data.modalities)}
+    for label, method in runs:
+        trained = [run(data, method, seed, encoder, fusion, cfg) for seed in seeds]
+        results[label] = probe_row(data, [model for model, _ in trained], [history for _, history in trained],
+                                   trained_modalities(method, data.modalities))
+    config = {"methods": list(methods), "alpha": alpha, **report_config(data, seeds, encoder, fusion, cfg),
+              "probe": PROBE_PROTOCOL}
+    return {"results": results, "config": config}
+
+
+def format_probe_table(report):
+    """A markdown table of a `probe_compare` report: test accuracy and linear-probe accuracy per modality,
+    mean ± std ("—" for an encoder the row did not train), followed by a note on what the rows mean."""
+    modalities = report["config"]["modalities"]
+    header = ["method", "test acc"] + [f"{m} probe" for m in modalities]
+    rows = []
+    for label, row in report["results"].items():
+        name = "random_init (untrained)" if label == "random_init" else label
+        probes = [format_summary(row["probe_acc"][m]) if m in row["probe_acc"] else "—" for m in modalities]
+        rows.append([name, format_summary(row["test_acc"])] + probes)
+    note = ("test acc: fused (unimodal rows: their own head). Probe: a linear classifier on frozen, standardized "
+            "features, fit on train, scored on test. random_init: the same seeds' models before any training.")
+    return markdown_table(header, rows) + "\n\n" + note
+
+
+def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", fusion="concat", config=None,
+                **overrides):
+    """Train `make_method(alpha)` (default `DGL(alpha)`) for every alpha and seed; choose alpha on validation.
+
+    Per alpha (lists in the order of `alphas`): `val_acc`, the summary over seeds of the validation accuracy
+    at the epoch chosen on validation (`history.val_acc[history.best_epoch]`), and `test_acc`, the summary of
+    the test accuracy of that epoch, reported but never used to choose. `chosen_alpha` has the best mean
+    validation accuracy (ties: the first listed); `at_edge` says whether it is the smallest or largest alpha,
+    i.e. whether the grid may not bracket the optimum.
+
+    Returns `{"alphas", "val_acc": [summary], "test_acc": [summary], "chosen_alpha", "at_edge", "config"}`.
+    """
+    if not alphas:
+        raise ValueError("alpha_sweep needs at least one alpha")
+    cfg = make_config(config, **overrides)
+    val_acc, test_acc = [], []
+    for alpha in alphas:
+        histories = [run(data, make_method(alpha), seed, encoder, fusion, cfg)[1] for seed in seeds]
+        val_acc.append(summarize([h.val_acc[h.best_epoch] for h in histories]))
+        test_acc.append(summarize([h.test_acc for h in histories]))
+    best = max(range(len(alphas)), key=lambda i: val_acc[i]["mean"])
+    chosen = alphas[best]
+    config = {"method": make_method(chosen).name, **report_config(data, seeds, encoder, fusion, cfg),
+              "alpha_selection": "best mean validation accuracy over seeds; test accuracy is only reported"}
+    return {"alphas": list(alphas), "val_acc": val_acc, "test_acc": test_acc, "chosen_alpha": chosen,
+            "at_edge": chosen in (min(alphas), max(alphas)), "config": config}
 
 
 def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0, fusion="concat", **overrides):

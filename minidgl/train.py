@@ -6,7 +6,7 @@ from tqdm.auto import tqdm
 
 from .diagnostics import encoder_grad_norms
 from .methods import get_method
-from .runtime import default_device, seed_everything
+from .runtime import resolve_device, seed_everything
 
 
 @dataclass
@@ -114,7 +114,7 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
     method = get_method(method)
     method.check(model)
     _check_data(model, data)
-    device = torch.device(cfg.device) if cfg.device else default_device()
+    device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     model.to(device)
     data = data.to(device)

@@ -105,14 +105,6 @@ def test_training_curves_and_bars(toy):
     assert len(fig.axes[0].lines) == 2
 
 
-def test_probe_compare_shapes(toy):
-    results = studies.probe_compare(toy, methods=("unimodal", "joint"), seeds=(0,), epochs=2, progress=False)
-    assert list(results) == ["unimodal:a", "unimodal:b", "joint"]
-    assert list(results["unimodal:a"]["probe_acc"]) == ["a"]
-    assert list(results["joint"]["probe_acc"]) == ["a", "b"]
-    assert 0 <= results["joint"]["probe_acc"]["b"]["mean"] <= 1
-
-
 def test_sweep_rebuilds_the_data():
     study = studies.sweep("snr_db", [-25.0, 10.0], methods=("unimodal",), seeds=(0,), epochs=3, progress=False)
     noisy, clean = studies.sweep_means(study, "unimodal:audio")

@@ -32,6 +32,8 @@ def test_train_command(tmp_path, capsys):
     (["train", "--method", "ogm-xx", "--epochs", "1"], "unknown method 'ogm-xx'"),
     (["train", "--dataset", "gaussian-toy", "--snr-db", "3"], "apply to av-digits only"),
     (["train", "--dataset", "gaussian-toy", "--fusion", "gated", "--method", "unimodal:c"], "unimodal training of 'c'"),
+    (["probe", "--dataset", "gaussian-toy", "--methods", "joint", "ogm-xx"], "unknown method 'ogm-xx'"),
+    (["probe", "--dataset", "gaussian-toy", "--image-noise", "1"], "apply to av-digits only"),
 ])
 def test_errors_exit_with_a_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -39,7 +41,7 @@ def test_errors_exit_with_a_message(argv, message, capsys):
     assert message in str(exit_info.value.code)
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["compare"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["compare"], ["probe"]])
 def test_help_on_every_command(command):
     result = subprocess.run([sys.executable, "-m", "minidgl", *command, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: python -m minidgl" in result.stdout
