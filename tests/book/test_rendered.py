@@ -168,6 +168,7 @@ DISPLAY_MATH = r'<div class="math notranslate nohighlight"'
 CODE_CELL = r'<div class="cell[ "]|Show code cell'
 PLOT = r'class="plotly-graph-div"'
 WIDGET = r'type="application/vnd\.jupyter\.widget-view\+json"'
+TABLE_OUTPUT = r'<div class="cell_output docutils container">\s*(<div[^>]*>)?<table'
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -245,8 +246,10 @@ def test_display_equations_fit_the_content_column(page):
 
 
 def test_the_course_exercises_each_kind_of_output():
-    """Guard against the checks above passing vacuously: the course has math, figures and widgets."""
+    """Guard against the checks above passing vacuously: the course has math, figures, widgets and a table that a
+    cell printed (a Markdown output)."""
     pages = [built_page(p).read_text(encoding="utf-8") for p in CHAPTERS]
     assert pages, "no chapter in _toc.yml"
-    for name, pattern in (("math", MATH), ("plotly figure", PLOT), ("widget", WIDGET)):
+    for name, pattern in (("math", MATH), ("plotly figure", PLOT), ("widget", WIDGET),
+                          ("table in a cell output", TABLE_OUTPUT)):
         assert any(static_count(h, pattern) for h in pages), f"no chapter page has a {name}"
