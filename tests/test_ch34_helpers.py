@@ -212,3 +212,12 @@ def test_presets_figure_buttons_show_one_preset(toy):
     assert [b.label for b in buttons] == ["all", "joint", "dgl"]
     assert buttons[2].args[0]["visible"] == [False] * 3 + [True] * 3
     assert list(fig.data[0].y) == histories["joint"].val_acc
+
+
+def test_alpha_sweep_ticks_are_the_swept_values():
+    fig = routing_plots.alpha_sweep_figure({4.0: 0.6, 0.25: 0.5, 0.5: 0.6, 1.0: 0.7, 2.0: 0.65}, joint_acc=0.55)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert list(ax.get_xticks()) == [0.25, 0.5, 1.0, 2.0, 4.0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.25", "0.5", "1", "2", "4"]
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True)), "minor ticks must carry no labels"
