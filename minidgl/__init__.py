@@ -2,7 +2,7 @@
 
     data = minidgl.make_av_digits()
     model = minidgl.build_model(data, encoder="mlp", fusion="concat")
-    history = minidgl.fit(model, data, method=minidgl.DGL(alpha=1.0), epochs=30)
+    history = minidgl.fit(model, data, method=minidgl.DGL())
 """
 from . import diagnostics, experiments, plots
 from .data import MultimodalDataset, Splits, load_dataset, make_av_digits, make_gaussian_toy, stratified_split

@@ -7,6 +7,7 @@ import sys
 from .data import DATASETS, load_dataset
 from .experiments import compare, format_table, run
 from .methods import METHODS
+from .methods.dgl import DEFAULT_ALPHA
 from .models import ENCODERS, FUSIONS
 from .studies import format_probe_table, probe_compare
 from .train import TrainConfig
@@ -21,7 +22,7 @@ def _add_common(parser):
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the data and its split (default 0)")
     parser.add_argument("--encoder", default="mlp", choices=sorted(ENCODERS), help="encoder for every modality")
     parser.add_argument("--fusion", default="concat", choices=sorted(FUSIONS), help="fusion module")
-    parser.add_argument("--alpha", type=float, default=1.0, help="DGL's unimodal loss weight (default 1)")
+    parser.add_argument("--alpha", type=float, help=f"DGL's unimodal loss weight (default {DEFAULT_ALPHA})")
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     parser.add_argument("--lr", type=float, default=DEFAULTS.lr)
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)

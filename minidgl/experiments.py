@@ -2,12 +2,13 @@
 import statistics
 
 from .methods import get_method
+from .methods.dgl import DEFAULT_ALPHA
 from .models import build_model
 from .runtime import seed_everything
 from .train import fit, make_config
 
 
-def expand_methods(names, modalities, alpha=1.0):
+def expand_methods(names, modalities, alpha=None):
     """Method names as `compare` runs them: `"unimodal"` becomes one `"unimodal:<m>"` per modality,
     `"dgl"` gets weight `alpha`. Returns `[(label, Method)]`."""
     runs = []
@@ -47,7 +48,7 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **ove
 
 
 def compare(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 2), encoder="mlp",
-            fusion="concat", alpha=1.0, config=None, **overrides):
+            fusion="concat", alpha=None, config=None, **overrides):
     """Train every method on every seed; return the `compare` JSON structure:
 
     `{"results": {label: {"test_acc": summary, "unimodal_test_acc": {m: summary}}}, "config": {...}}`,
@@ -58,7 +59,7 @@ def compare(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 
 
 
 def compare_with_histories(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 2), encoder="mlp",
-                           fusion="concat", alpha=1.0, config=None, **overrides):
+                           fusion="concat", alpha=None, config=None, **overrides):
     """`compare`, also returning what it trained: `(report, {label: [History per seed]})`, so that per-epoch
     curves (e.g. `method_stats`) can be plotted without training the same models again."""
     cfg = make_config(config, **overrides)
@@ -66,7 +67,7 @@ def compare_with_histories(data, methods=("unimodal", "joint", "uniform", "dgl")
     for label, method in expand_methods(methods, data.modalities, alpha):
         histories[label] = [run(data, method, seed, encoder, fusion, cfg)[1] for seed in seeds]
         results[label] = summarize_histories(histories[label])
-    config = {"methods": list(methods), "alpha": alpha, **report_config(data, seeds, encoder, fusion, cfg)}
+    config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha, **report_config(data, seeds, encoder, fusion, cfg)}
     return {"results": results, "config": config}, histories
 
 

@@ -5,6 +5,7 @@ from .diagnostics import PROBE_LR, PROBE_SEED, PROBE_STEPS, attenuation_measurem
 from .experiments import (compare, expand_methods, format_summary, initial_model, markdown_table, report_config, run,
                           summarize, summarize_histories)
 from .methods import DGL, Unimodal
+from .methods.dgl import DEFAULT_ALPHA
 from .runtime import resolve_device
 from .train import History, evaluate, make_config
 
@@ -57,7 +58,7 @@ def probe_row(data, models, histories, modalities):
     return {**summarize_histories(histories), "probe_acc": probes}
 
 
-def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder="mlp", fusion="concat", alpha=1.0,
+def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder="mlp", fusion="concat", alpha=None,
                   config=None, **overrides):
     """Train every method on every seed (as `compare`), then linear-probe each trained encoder.
 
@@ -80,7 +81,7 @@ def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder=
         trained = [run(data, method, seed, encoder, fusion, cfg) for seed in seeds]
         results[label] = probe_row(data, [model for model, _ in trained], [history for _, history in trained],
                                    trained_modalities(method, data.modalities))
-    config = {"methods": list(methods), "alpha": alpha, **report_config(data, seeds, encoder, fusion, cfg),
+    config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha, **report_config(data, seeds, encoder, fusion, cfg),
               "probe": PROBE_PROTOCOL}
     return {"results": results, "config": config}
 
@@ -106,11 +107,17 @@ def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", f
 
     Per alpha (lists in the order of `alphas`): `val_acc`, the summary over seeds of the validation accuracy
     at the epoch chosen on validation (`history.val_acc[history.best_epoch]`), and `test_acc`, the summary of
-    the test accuracy of that epoch, reported but never used to choose. `chosen_alpha` has the best mean
-    validation accuracy (ties: the first listed); `at_edge` says whether it is the smallest or largest alpha,
-    i.e. whether the grid may not bracket the optimum.
+    the test accuracy of that epoch, reported but never used to choose.
 
-    Returns `{"alphas", "val_acc": [summary], "test_acc": [summary], "chosen_alpha", "at_edge", "config"}`.
+    `best_alpha` has the best mean validation accuracy (ties: the first listed); `at_edge` says whether it is
+    the smallest or largest alpha, i.e. whether the grid may not bracket the optimum. `chosen_alpha` applies
+    the one-standard-error rule (Hastie, Tibshirani & Friedman, *Elements of Statistical Learning*, 7.10):
+    the largest alpha whose mean validation accuracy is within one standard error (std / sqrt(seeds)) of the
+    best mean. Alphas that validation cannot tell apart are tied; the largest gives the encoders the largest
+    step (DGL's encoders learn from `alpha * sum_m L_m` alone).
+
+    Returns `{"alphas", "val_acc": [summary], "test_acc": [summary], "best_alpha", "chosen_alpha", "at_edge",
+    "config"}`.
     """
     if not alphas:
         raise ValueError("alpha_sweep needs at least one alpha")
@@ -121,11 +128,13 @@ def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", f
         val_acc.append(summarize([h.val_acc[h.best_epoch] for h in histories]))
         test_acc.append(summarize([h.test_acc for h in histories]))
     best = max(range(len(alphas)), key=lambda i: val_acc[i]["mean"])
-    chosen = alphas[best]
+    threshold = val_acc[best]["mean"] - val_acc[best]["std"] / len(seeds) ** 0.5
+    chosen = max(a for a, v in zip(alphas, val_acc) if v["mean"] >= threshold)
     config = {"method": make_method(chosen).name, **report_config(data, seeds, encoder, fusion, cfg),
-              "alpha_selection": "best mean validation accuracy over seeds; test accuracy is only reported"}
-    return {"alphas": list(alphas), "val_acc": val_acc, "test_acc": test_acc, "chosen_alpha": chosen,
-            "at_edge": chosen in (min(alphas), max(alphas)), "config": config}
+              "alpha_selection": "one-standard-error rule on validation accuracy over seeds: the largest alpha "
+                                 "within one standard error of the best mean; test accuracy is only reported"}
+    return {"alphas": list(alphas), "val_acc": val_acc, "test_acc": test_acc, "best_alpha": alphas[best],
+            "chosen_alpha": chosen, "at_edge": alphas[best] in (min(alphas), max(alphas)), "config": config}
 
 
 def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0, fusion="concat", **overrides):

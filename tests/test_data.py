@@ -11,8 +11,23 @@ def test_av_digits_shapes_and_split_sizes(digits):
     assert digits.modalities == ["audio", "visual"]
     assert digits.input_shapes == {"audio": (1, 65, 32), "visual": (1, 8, 8)}
     assert digits.num_classes == 10
-    assert len(digits.train) + len(digits.val) + len(digits.test) == 1797
-    assert abs(len(digits.test) / 1797 - 0.2) < 0.01
+    assert len(digits.train) + len(digits.val) + len(digits.test) == 20 * 1797
+    assert abs(len(digits.test) / (20 * 1797) - 0.2) < 0.01
+
+
+def test_av_digits_splits_by_image_and_redraws_the_noise():
+    data = minidgl.make_av_digits(image_noise=0.0, copies=3)
+    keys = [{tuple(x.flatten().tolist()) for x in split.inputs["visual"]} for split in (data.train, data.val, data.test)]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2]) and not (keys[1] & keys[2])
+    n = len(data.train) // 3
+    assert torch.equal(data.train.inputs["visual"][:n], data.train.inputs["visual"][n:2 * n])
+    noisy = minidgl.make_av_digits(copies=2)
+    n = len(noisy.train) // 2
+    assert torch.equal(noisy.train.labels[:n], noisy.train.labels[n:])
+    assert not torch.allclose(noisy.train.inputs["visual"][:n], noisy.train.inputs["visual"][n:])
+    assert not torch.allclose(noisy.train.inputs["audio"][:n], noisy.train.inputs["audio"][n:])
+    with pytest.raises(ValueError, match="copies is how many noisy versions"):
+        minidgl.make_av_digits(copies=0)
 
 
 def test_splits_are_disjoint_stratified_and_deterministic():
@@ -31,7 +46,7 @@ def test_splits_are_disjoint_stratified_and_deterministic():
 def test_pairing_keeps_labels_aligned_with_both_modalities(digits):
     from sklearn.datasets import load_digits
     images = torch.as_tensor(load_digits().images, dtype=torch.float32) / 16
-    clean = minidgl.make_av_digits(image_noise=0.0)
+    clean = minidgl.make_av_digits(image_noise=0.0, copies=1)
     for i in range(0, len(clean.test), 37):
         match = (images - clean.test.inputs["visual"][i, 0]).abs().flatten(1).sum(1).argmin()
         assert int(load_digits().target[match]) == int(clean.test.labels[i])

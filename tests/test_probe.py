@@ -101,16 +101,27 @@ def test_alpha_sweep_chooses_on_validation_never_test(toy, monkeypatch):
     assert study["val_acc"][1]["per_seed"] == pytest.approx([0.6, 0.62])
     assert [s["mean"] for s in study["val_acc"]] == pytest.approx([0.71, 0.61, 0.51, 0.81])
     assert [s["mean"] for s in study["test_acc"]] == [0.7, 0.9, 0.95, 0.6]
-    assert study["chosen_alpha"] == 1.0 and study["at_edge"] is False  # test accuracy would have chosen 4.0
+    assert study["best_alpha"] == study["chosen_alpha"] == 1.0  # test accuracy would have chosen 4.0
+    assert study["at_edge"] is False
     assert study["config"]["method"] == "dgl" and study["config"]["seeds"] == [0, 2]
 
 
 def test_alpha_sweep_flags_a_choice_at_the_edge(toy, monkeypatch):
     monkeypatch.setattr(studies, "run", fake_run({0.5: 0.6, 1.0: 0.7, 2.0: 0.8}, {0.5: 0.9, 1.0: 0.8, 2.0: 0.7}))
     study = studies.alpha_sweep(toy, [0.5, 1.0, 2.0], seeds=(0,))
-    assert study["chosen_alpha"] == 2.0 and study["at_edge"] is True
+    assert study["best_alpha"] == study["chosen_alpha"] == 2.0 and study["at_edge"] is True
     with pytest.raises(ValueError, match="at least one alpha"):
         studies.alpha_sweep(toy, [])
+
+
+def test_alpha_sweep_one_standard_error_rule_takes_the_largest_tied_alpha(toy, monkeypatch):
+    # seeds 0 and 2 add 0 and 0.02: std 0.0141, standard error 0.01 around each mean
+    val = {0.25: 0.800, 0.5: 0.805, 1.0: 0.796, 2.0: 0.790, 4.0: 0.7}
+    monkeypatch.setattr(studies, "run", fake_run(val, dict.fromkeys(val, 0.5)))
+    study = studies.alpha_sweep(toy, [0.25, 0.5, 1.0, 2.0, 4.0], seeds=(0, 2))
+    assert study["best_alpha"] == 0.5 and study["at_edge"] is False
+    assert study["chosen_alpha"] == 1.0  # means 0.810 0.815 0.806 0.800: within 0.815 - 0.01 are 0.25, 0.5, 1.0
+    assert "one-standard-error" in study["config"]["alpha_selection"]
 
 
 def test_alpha_sweep_trains_each_alpha(toy):
@@ -122,7 +133,7 @@ def test_alpha_sweep_trains_each_alpha(toy):
     study = studies.alpha_sweep(toy, (0.5, 2.0), seeds=(0,), make_method=make_method, epochs=1, progress=False)
     assert made[:2] == [0.5, 2.0] and study["at_edge"] is True
     val_means = [s["mean"] for s in study["val_acc"]]
-    assert study["chosen_alpha"] == study["alphas"][val_means.index(max(val_means))]
+    assert study["best_alpha"] == study["alphas"][val_means.index(max(val_means))]
     assert_summary(study["val_acc"][0], 1)
     assert_summary(study["test_acc"][1], 1)
     _, history = experiments.run(toy, minidgl.DGL(2.0), seed=0, epochs=1, progress=False)

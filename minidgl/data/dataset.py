@@ -115,21 +115,27 @@ class Splits:
         return f"Splits(train={len(self.train)}, val={len(self.val)}, test={len(self.test)}; {self.train!r})"
 
 
-def stratified_split(dataset, val_fraction=0.2, test_fraction=0.2, seed=0):
-    """Split `dataset` into train/val/test with every class in the same proportions in each split.
+def stratified_indices(labels, val_fraction=0.2, test_fraction=0.2, seed=0):
+    """Disjoint `(train, val, test)` index tensors covering `labels` `(n,)`, each class in the same proportions.
 
-    Deterministic for a given `seed`; the three index sets are disjoint and cover the dataset.
+    Deterministic for a given `seed`; each index tensor is sorted.
     """
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(f"need 0 < val_fraction, test_fraction and their sum < 1; got {val_fraction}, {test_fraction}")
     generator = torch.Generator().manual_seed(seed)
     parts = ([], [], [])
-    for label in torch.unique(dataset.labels):
-        index = torch.nonzero(dataset.labels == label).flatten()
+    for label in torch.unique(labels):
+        index = torch.nonzero(labels == label).flatten()
         index = index[torch.randperm(len(index), generator=generator)]
         n_test = round(test_fraction * len(index))
         n_val = round(val_fraction * len(index))
         parts[2].append(index[:n_test])
         parts[1].append(index[n_test:n_test + n_val])
         parts[0].append(index[n_test + n_val:])
-    return Splits(*(dataset.subset(torch.sort(torch.cat(p)).values) for p in parts))
+    return tuple(torch.sort(torch.cat(p)).values for p in parts)
+
+
+def stratified_split(dataset, val_fraction=0.2, test_fraction=0.2, seed=0):
+    """Split `dataset` into train/val/test `Splits` with every class in the same proportions in each split."""
+    parts = stratified_indices(dataset.labels, val_fraction, test_fraction, seed)
+    return Splits(*(dataset.subset(index) for index in parts))
