@@ -18,7 +18,8 @@ DEFAULTS = TrainConfig()
 def _add_common(parser):
     parser.add_argument("--dataset", default="av-digits", choices=sorted(DATASETS), help="built-in dataset")
     parser.add_argument("--image-noise", type=float, help="av-digits: pixel noise std (default 0.5)")
-    parser.add_argument("--snr-db", type=float, help="av-digits: audio SNR in dB (default -15)")
+    parser.add_argument("--snr-db", type=float, help="av-digits: audio SNR in dB (default -14)")
+    parser.add_argument("--copies", type=int, help="av-digits: noisy copies of each image (default 20)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the data and its split (default 0)")
     parser.add_argument("--encoder", default="mlp", choices=sorted(ENCODERS), help="encoder for every modality")
     parser.add_argument("--fusion", default="concat", choices=sorted(FUSIONS), help="fusion module")
@@ -34,9 +35,10 @@ def _add_common(parser):
 
 
 def _data(args):
-    options = {k: v for k, v in (("image_noise", args.image_noise), ("snr_db", args.snr_db)) if v is not None}
+    options = {k: v for k, v in (("image_noise", args.image_noise), ("snr_db", args.snr_db), ("copies", args.copies))
+               if v is not None}
     if options and args.dataset != "av-digits":
-        raise ValueError(f"--image-noise and --snr-db apply to av-digits only, not '{args.dataset}'")
+        raise ValueError(f"--image-noise, --snr-db and --copies apply to av-digits only, not '{args.dataset}'")
     return load_dataset(args.dataset, seed=args.data_seed, **options)
 
 

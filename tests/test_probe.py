@@ -45,9 +45,9 @@ def test_probe_compare_schema_and_random_init(toy):
         minidgl.evaluate(untrained, toy.test)["fused_acc"]
 
 
-def test_probe_on_the_default_data_prints_a_table_and_writes_the_json_schema(tmp_path, capsys):
+def test_probe_on_av_digits_prints_a_table_and_writes_the_json_schema(tmp_path, capsys):
     path = tmp_path / "probe.json"
-    main(["probe", "--epochs", "1", "--seeds", "0", "--quiet", "--json", str(path)])
+    main(["probe", "--copies", "1", "--epochs", "1", "--seeds", "0", "--quiet", "--json", str(path)])
     table = capsys.readouterr().out
     assert "| random_init (untrained) |" in table and "| unimodal:visual |" in table and "audio probe" in table
     report = json.loads(path.read_text())
