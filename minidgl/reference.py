@@ -1,6 +1,6 @@
 """Reference gradients: the DGL authors' two-backward step, and one backward of a routed loss, side by side.
 
-`authors_two_pass_gradients` follows shicaiwei123/ICCV2025-GDL main_dgl.py (ALGORITHMS.md 1.2) step by step,
+`authors_two_pass_gradients` follows shicaiwei123/ICCV2025-GDL main_dgl.py (lines 97-154) step by step,
 using the model's modules with live parameters: fused logits from detached features, backward of
 `alpha * sum_m L_m` (retaining the graph), wipe the fusion's gradients, backward of `L_mm`.
 `routed_gradients` is what `minidgl.fit` does: one forward under a `Routing`, one backward.

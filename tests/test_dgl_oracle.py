@@ -1,6 +1,6 @@
 """DGL's one-backward routing against an independent re-implementation of the authors' two-backward step.
 
-The oracle follows shicaiwei123/ICCV2025-GDL main_dgl.py (ALGORITHMS.md 1.2): the fused logits are computed
+The oracle follows shicaiwei123/ICCV2025-GDL main_dgl.py: the fused logits are computed
 from detached features, `(alpha * sum_m L_m).backward(retain_graph=True)`, the fusion module's gradients are
 wiped, then `L_mm.backward()`. Each fusion's logits are written out here with plain tensor algebra on the
 model's parameters, the way the authors' fusion modules compute them, not through minidgl's fusion classes.

@@ -12,7 +12,7 @@ def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, see
 
     `signal` maps modality name -> strength `s`; class means have per-dimension std `noise * s / sqrt(dim)`,
     so `s` is the distance between two class means in units of the noise std (roughly). Default: a strong
-    modality `a` (s=5) and a weak one `b` (s=2), the setting of ALGORITHMS.md section 6.
+    modality `a` (s=5) and a weak one `b` (s=2).
     Returns `Splits` with inputs of shape `(dim,)`.
     """
     signal = dict(signal or {"a": 5.0, "b": 2.0})

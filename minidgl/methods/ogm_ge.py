@@ -1,6 +1,6 @@
 """OGM-GE: on-the-fly gradient modulation with generalization enhancement (Peng, Wei et al., CVPR 2022).
 
-Source: GeWu-Lab/OGM-GE_CVPR2022, `main.py` train_epoch (ALGORITHMS.md 4). One backward pass of the fused
+Source: GeWu-Lab/OGM-GE_CVPR2022, `main.py` train_epoch. One backward pass of the fused
 loss `L_mm` (joint routing); then, for each batch:
 
     s_m   = sum_i softmax(u_m(x_i))[y_i]            confidence of modality m alone on the batch

@@ -4,7 +4,8 @@ Every fusion answers two questions with the same parameters:
   `fusion(features)`               fused logits from all modalities;
   `fusion(features, alone="audio")` unimodal logits of one modality, by default with the other modalities'
                                    features replaced by zeros. A fusion may say otherwise, as the DGL
-                                   authors' code does for sum, gated and bilinear fusion (ALGORITHMS.md 1.2).
+                                   authors' code does for sum, gated and bilinear fusion
+                                   (shicaiwei123/ICCV2025-GDL, `models/fusion_modules.py`).
 """
 import torch
 from torch import nn
