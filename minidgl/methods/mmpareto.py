@@ -1,7 +1,8 @@
 """MMPareto: Pareto integration of multimodal and unimodal gradients on each encoder (Wei & Hu, ICML 2024).
 
-Source: GeWu-Lab/MMPareto_ICML2024, `code/MMPareto.py` train_epoch and `code/min_norm_solvers.py`
-Losses `L_mm + sum_m L_m` (the uniform routing). For each encoder m, with g_mm its gradient of `L_mm` and g_m its gradient of `L_m`:
+Source: GeWu-Lab/MMPareto_ICML2024, `code/MMPareto.py` train_epoch and `code/min_norm_solvers.py`.
+Losses `L_mm + sum_m L_m` (the uniform routing). For each encoder m, with g_mm its gradient of `L_mm` and
+g_m its gradient of `L_m`:
 
     cos(g_mm, g_m) > 0:  (a1, a2) = (0.5, 0.5)
     otherwise:           (a1, a2) = min-norm point of {g_mm, g_m}   (a1 = <g_m, g_m - g_mm> / |g_mm - g_m|^2)
