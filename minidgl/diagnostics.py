@@ -231,6 +231,7 @@ def attenuation_summary(measured):
     `p_y >= q_y`                     the fused prediction is at least as sure of the label as `modality` alone;
     `exact condition agrees`         `attenuation_condition` says the same as `p_y >= q_y`;
     `argmax u = y`                   the sufficient condition holds;
+    `argmax u = y but p_y < q_y`     the proposition is broken (it rules this out);
     `fused feature gradient larger`  `||W^T (p - e_y)|| > ||W^T (q - e_y)||`;
     `bound holds`                    `||W^T (p - e_y)|| <= 2 max_k ||W_k|| (1 - p_y)`;
     `fused right`, `head right`      `argmax p = y` and `argmax q = y` (only if `measured` has them);
@@ -242,6 +243,7 @@ def attenuation_summary(measured):
         "p_y >= q_y": measured["fused_at_least_as_sure"],
         "exact condition agrees": measured["exact_condition"] == measured["fused_at_least_as_sure"],
         "argmax u = y": measured["sufficient_condition"],
+        "argmax u = y but p_y < q_y": measured["sufficient_condition"] & ~measured["fused_at_least_as_sure"],
         "fused feature gradient larger": measured["fused_gradient"] > measured["unimodal_gradient"],
         "bound holds": measured["fused_gradient"] <= measured["bound"] * (1 + 1e-9),
     }

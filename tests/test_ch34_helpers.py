@@ -127,6 +127,9 @@ def test_attenuation_over_seeds_summarizes_each_checkpoint(toy):
     assert len(table) == 2 + 2 * 2 and table[0].startswith("| epoch | encoder | fused prediction right |")
     assert table[2].startswith("| 0 | a | ") and " ± " in table[2]
     assert all(line.count("|") == table[0].count("|") for line in table)
+    table = attenuation.condition_factor_table(over).splitlines()
+    assert len(table) == 6 and table[0].startswith("| epoch | encoder | other modality ranks y first")
+    assert all(line.count("|") == table[0].count("|") for line in table)
     fig = attenuation.gradient_norms_over_seeds_figure(over)
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
     assert list(fig.axes[0].lines[1].get_xdata()) == [0, 1, 2]

@@ -168,6 +168,7 @@ def test_attenuation_measurements_and_summary(digits):
     torch.testing.assert_close(10 ** measured["log10_factor"], diagnostics.attenuation_factors(out, labels, "visual"))
     summary = diagnostics.attenuation_summary(measured)
     assert summary["exact condition agrees"] == 1.0 and summary["bound holds"] == 1.0
+    assert summary["argmax u = y but p_y < q_y"] == 0
     assert all(0 <= summary[k] <= 1 for k in ("p_y >= q_y", "argmax u = y", "fused feature gradient larger"))
     assert summary["median factor"] == pytest.approx(float(10 ** measured["log10_factor"].median()))
 
@@ -237,6 +238,7 @@ def test_attenuation_summary_counts_right_predictions_and_conditional_medians():
     summary = diagnostics.attenuation_summary(measured)
     assert summary["fused right"] == 0.75 and summary["head right"] == 0.25
     assert summary["fused feature gradient larger"] == 0.25 and summary["argmax u = y"] == 0.5
+    assert summary["argmax u = y but p_y < q_y"] == 0
     # torch's median of an even count is the lower middle value
     assert summary["median factor | argmax u = y"] == pytest.approx(10 ** -3.0)
     assert summary["median factor | argmax u != y"] == pytest.approx(10 ** -0.2)

@@ -115,6 +115,23 @@ def seeds_summary_table(over_seeds):
     return "\n".join(lines)
 
 
+def condition_factor_table(over_seeds):
+    """A markdown table of an `attenuation_over_seeds` study: per (checkpoint, encoder), mean ± std over seeds
+    of the share of samples where the other modality ranks the label first (`argmax u = y`) and of the median
+    attenuation factor over those samples and over the others."""
+    header = ["epoch", "encoder", "other modality ranks y first (argmax u = y)",
+              "median factor where argmax u = y", "median factor where argmax u ≠ y"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for epoch, per_modality in over_seeds["summary"].items():
+        for m, summary in per_modality.items():
+            share = summary["argmax u = y"]
+            cells = [f"{share['mean']:.1%} ± {share['std']:.1%}"]
+            cells += [f"{summary[k]['mean']:.2g} ± {summary[k]['std']:.1g}"
+                      for k in ("median factor | argmax u = y", "median factor | argmax u != y")]
+            lines.append(f"| {epoch} | {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def gradient_norms_over_seeds_figure(over_seeds):
     """One panel per encoder: its parameter-gradient norm from the fused loss and from its own unimodal loss
     at each measured epoch, mean over the seeds of an `attenuation_over_seeds` study with a band from the
