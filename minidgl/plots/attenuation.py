@@ -1,5 +1,6 @@
 """Figures and tables for chapter 3: the attenuation argument measured on a joint model, and the margin slider."""
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 import plotly.graph_objects as go
 
@@ -148,7 +149,8 @@ def gradient_norms_over_seeds_figure(over_seeds):
             ax.plot(epochs, values.mean(0), marker="o", ms=3, label=label)
             ax.fill_between(epochs, values.min(0), values.max(0), alpha=0.25)
         ax.set(yscale="log", xlabel="epoch of joint training (0: untrained)",
-               ylabel="‖∇θ L‖ on the training split", title=f"encoder '{m}'", xticks=epochs)
+               ylabel="‖∇θ L‖ on training samples", title=f"encoder '{m}'", xticks=epochs)
+        ax.yaxis.set_minor_formatter(NullFormatter())  # labels at powers of ten only
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=9)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
