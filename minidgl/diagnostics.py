@@ -152,6 +152,25 @@ def loss_gradient_norms(model, inputs, labels, modality):
     return {"fused": g_fused.norm().item(), "unimodal": g_uni.norm().item()}
 
 
+def encoder_loss_gradient_norms(model, inputs, labels):
+    """`{m: loss_gradient_norms(model, inputs, labels, m)}` for every encoder, from one forward pass and two
+    backward passes: the unimodal losses are summed first, which is exact because `L_m^uni` depends on
+    encoder `m`'s parameters alone. `.grad` fields are left untouched."""
+    params = {m: [p for p in model.encoders[m].parameters() if p.requires_grad] for m in model.modalities}
+    flat = [p for m in model.modalities for p in params[m]]
+    out = model(inputs, JOINT)
+    g_fused = torch.autograd.grad(F.cross_entropy(out.fused_logits, labels), flat, retain_graph=True)
+    unimodal = sum(F.cross_entropy(out.unimodal_logits[m], labels) for m in model.modalities)
+    g_uni = torch.autograd.grad(unimodal, flat)
+    norms, start = {}, 0
+    for m in model.modalities:
+        end = start + len(params[m])
+        norms[m] = {"fused": torch.nn.utils.get_total_norm(g_fused[start:end]).item(),
+                    "unimodal": torch.nn.utils.get_total_norm(g_uni[start:end]).item()}
+        start = end
+    return norms
+
+
 def gradient_cosine(model, inputs, labels, modality):
     """Cosine between encoder `modality`'s gradients from the fused and from its unimodal loss (0-dim tensor).
 
@@ -171,11 +190,24 @@ def attenuation_measurements(model, inputs, labels, modality):
     `exact_condition`, `sufficient_condition`   `attenuation_condition` and `other_modality_right`;
     `fused_gradient`, `unimodal_gradient`       `||W_m^T (p - e_y)||` and `||W_m^T (q - e_y)||`, the per-sample
                                                 feature-gradient norms of the two losses;
-    `bound`                                     `feature_gradient_bound` of the fused one.
+    `bound`                                     `feature_gradient_bound` of the fused one;
+    `fused_correct`, `unimodal_correct`         `argmax p = y` and `argmax q = y`.
     """
     with torch.no_grad():
         out = model(inputs, JOINT)
-        block = head_block(model.fusion, modality)
+    return _attenuation_measurements(out, head_block(model.fusion, modality), labels, modality)
+
+
+def attenuation_measurements_per_encoder(model, inputs, labels):
+    """`{modality: attenuation_measurements(model, inputs, labels, modality)}` for every encoder, from one
+    forward pass."""
+    with torch.no_grad():
+        out = model(inputs, JOINT)
+    return {m: _attenuation_measurements(out, head_block(model.fusion, m), labels, m) for m in model.modalities}
+
+
+@torch.no_grad()
+def _attenuation_measurements(out, block, labels, modality):
     fused, alone = out.fused_logits, out.unimodal_logits[modality]
     u = other_modality_logits(out, modality)
     log_fused, log_alone = log_true_class_error(fused, labels), log_true_class_error(alone, labels)
@@ -188,6 +220,8 @@ def attenuation_measurements(model, inputs, labels, modality):
         "fused_gradient": feature_gradient(fused, labels, block).norm(dim=1),
         "unimodal_gradient": feature_gradient(alone, labels, block).norm(dim=1),
         "bound": feature_gradient_bound(fused, labels, block),
+        "fused_correct": fused.argmax(dim=1) == labels,
+        "unimodal_correct": alone.argmax(dim=1) == labels,
     }
 
 
@@ -197,19 +231,32 @@ def attenuation_summary(measured):
     `p_y >= q_y`                     the fused prediction is at least as sure of the label as `modality` alone;
     `exact condition agrees`         `attenuation_condition` says the same as `p_y >= q_y`;
     `argmax u = y`                   the sufficient condition holds;
+    `argmax u = y but p_y < q_y`     the proposition is broken (it rules this out);
     `fused feature gradient larger`  `||W^T (p - e_y)|| > ||W^T (q - e_y)||`;
     `bound holds`                    `||W^T (p - e_y)|| <= 2 max_k ||W_k|| (1 - p_y)`;
-    and `median factor`, the median of `(1 - p_y) / (1 - q_y)`.
+    `fused right`, `head right`      `argmax p = y` and `argmax q = y` (only if `measured` has them);
+    and the medians: `median factor` of `(1 - p_y) / (1 - q_y)`, the same over the samples with
+    `argmax u = y` (`median factor | argmax u = y`) and over the others (`... != y`; NaN if there are none),
+    `median 1 - p_y` and `median 1 - q_y`.
     """
     fractions = {
         "p_y >= q_y": measured["fused_at_least_as_sure"],
         "exact condition agrees": measured["exact_condition"] == measured["fused_at_least_as_sure"],
         "argmax u = y": measured["sufficient_condition"],
+        "argmax u = y but p_y < q_y": measured["sufficient_condition"] & ~measured["fused_at_least_as_sure"],
         "fused feature gradient larger": measured["fused_gradient"] > measured["unimodal_gradient"],
         "bound holds": measured["fused_gradient"] <= measured["bound"] * (1 + 1e-9),
     }
     summary = {name: mask.double().mean().item() for name, mask in fractions.items()}
     summary["median factor"] = 10 ** measured["log10_factor"].median().item()
+    if "fused_correct" in measured:
+        summary["fused right"] = measured["fused_correct"].double().mean().item()
+        summary["head right"] = measured["unimodal_correct"].double().mean().item()
+    right = measured["sufficient_condition"]
+    for name, where in (("median factor | argmax u = y", right), ("median factor | argmax u != y", ~right)):
+        summary[name] = 10 ** measured["log10_factor"][where].median().item() if where.any() else math.nan
+    summary["median 1 - p_y"] = measured["fused_error"].median().item()
+    summary["median 1 - q_y"] = measured["unimodal_error"].median().item()
     return summary
 
 

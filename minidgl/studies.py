@@ -1,13 +1,16 @@
 """Multi-run studies the chapters plot: accuracy across a data knob, linear probes of trained and untrained
 encoders, DGL's alpha chosen on validation, and the attenuation argument measured while a joint model trains."""
+import torch
+
 from .data import make_av_digits
-from .diagnostics import PROBE_LR, PROBE_SEED, PROBE_STEPS, attenuation_measurements, linear_probe, loss_gradient_norms
+from .diagnostics import (PROBE_LR, PROBE_SEED, PROBE_STEPS, attenuation_measurements_per_encoder, attenuation_summary,
+                          encoder_loss_gradient_norms, linear_probe)
 from .experiments import (compare, expand_methods, format_summary, initial_model, markdown_table, report_config, run,
                           summarize, summarize_histories)
 from .methods import DGL, Unimodal
 from .methods.dgl import DEFAULT_ALPHA
 from .runtime import resolve_device
-from .train import History, evaluate, make_config
+from .train import History, evaluate, fit, make_config
 
 PROBE_PROTOCOL = {
     "classifier": "linear, Adam on the full batch with fixed settings (nothing is tuned)",
@@ -137,25 +140,67 @@ def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", f
             "chosen_alpha": chosen, "at_edge": alphas[best] in (min(alphas), max(alphas)), "config": config}
 
 
-def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0, fusion="concat", **overrides):
-    """Train a joint model on `data` and, after every epoch, measure at the parameters reached, on the whole
-    training split: each encoder's gradient norm from the fused loss and from its own unimodal loss
-    (`loss_gradient_norms`), and at the epochs in `checkpoints` the per-sample `attenuation_measurements`.
+MEASURE_SEED = 0  # which training samples attenuation_during_training measures when given `samples`
 
-    Returns `{"norms": {m: {"fused": [per epoch], "unimodal": [per epoch]}},
-    "checkpoints": {epoch: {m: measurements}}, "history": History}`; `overrides` go to `fit`.
+
+def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0, fusion="concat", samples=None,
+                                **overrides):
+    """Train a joint model on `data` and, after every epoch, measure at the parameters reached, on the training
+    split: each encoder's gradient norm from the fused loss and from its own unimodal loss
+    (`loss_gradient_norms`), and at the epochs in `checkpoints` the per-sample `attenuation_measurements`.
+    With `0` in `checkpoints` the untrained model is measured too, before the first step. `samples=None`
+    measures on the whole training split; a number measures on that many of its samples, a random subset
+    fixed by `MEASURE_SEED` (the same for every `seed`), to save time.
+
+    Returns `{"epochs": [the epochs measured, in order], "norms": {m: {"fused": [per epoch], "unimodal":
+    [per epoch]}}, "checkpoints": {epoch: {m: measurements}}, "samples": how many were measured,
+    "history": History}`; the norms' lists are aligned with `"epochs"`. The model is trained exactly as
+    `run(data, "joint", seed, fusion=fusion, epochs=epochs)`; `overrides` go to `fit`.
     """
     norms = {m: {"fused": [], "unimodal": []} for m in data.modalities}
-    measured = {}
+    measured, measured_epochs = {}, []
+    subset = data.train
+    if samples is not None:
+        if not 0 < samples <= len(data.train):
+            raise ValueError(f"samples must be in 1..{len(data.train)} (the training split's size), got {samples}")
+        order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(MEASURE_SEED))
+        subset = data.train.subset(order[:samples])
 
     def measure(epoch, model):
-        train = data.train.to(next(model.parameters()).device)
-        for m in data.modalities:
-            for loss, norm in loss_gradient_norms(model, train.inputs, train.labels, m).items():
+        train = subset.to(next(model.parameters()).device)
+        for m, per_loss in encoder_loss_gradient_norms(model, train.inputs, train.labels).items():
+            for loss, norm in per_loss.items():
                 norms[m][loss].append(norm)
+        measured_epochs.append(epoch)
         if epoch in checkpoints:
-            measured[epoch] = {m: attenuation_measurements(model, train.inputs, train.labels, m)
-                               for m in data.modalities}
+            measured[epoch] = attenuation_measurements_per_encoder(model, train.inputs, train.labels)
 
-    _, history = run(data, "joint", seed, fusion=fusion, epochs=epochs, on_epoch_end=measure, **overrides)
-    return {"norms": norms, "checkpoints": measured, "history": history}
+    model = initial_model(data, seed, fusion=fusion)
+    if 0 in checkpoints:
+        measure(0, model)
+    history = fit(model, data, "joint", seed=seed, epochs=epochs, on_epoch_end=measure, **overrides)
+    return {"epochs": measured_epochs, "norms": norms, "checkpoints": measured, "samples": len(subset),
+            "history": history}
+
+
+def attenuation_over_seeds(data, seeds=(0, 1, 2), epochs=4, checkpoints=(0, 1, 2, 4), samples=None, **overrides):
+    """`attenuation_during_training` for every seed, and the summary over seeds at each checkpoint.
+
+    Returns `{"seeds", "studies": {seed: study}, "summary": {epoch: {m: {key: {"mean", "std", "per_seed"}}}}}`,
+    where the keys are those of `attenuation_summary` plus `gradient ratio`,
+    `||grad_theta L_mm|| / ||grad_theta L_m^uni||` on the training split at that epoch.
+    """
+    studies = {seed: attenuation_during_training(data, epochs, checkpoints, seed=seed, samples=samples, **overrides)
+               for seed in seeds}
+    summary = {}
+    for epoch in checkpoints:
+        summary[epoch] = {}
+        for m in data.modalities:
+            per_seed = []
+            for study in studies.values():
+                row = attenuation_summary(study["checkpoints"][epoch][m])
+                index = study["epochs"].index(epoch)
+                row["gradient ratio"] = study["norms"][m]["fused"][index] / study["norms"][m]["unimodal"][index]
+                per_seed.append(row)
+            summary[epoch][m] = {key: summarize([row[key] for row in per_seed]) for key in per_seed[0]}
+    return {"seeds": list(seeds), "studies": studies, "summary": summary}

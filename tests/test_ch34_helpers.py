@@ -2,12 +2,14 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 import minidgl
 from minidgl import diagnostics, studies
 from minidgl.exercises import ch03
+from minidgl.experiments import initial_model, run
 from minidgl.plots import attenuation
 
 
@@ -85,6 +87,54 @@ def test_attenuation_during_training_measures_every_epoch_and_the_checkpoints(to
     assert list(study["checkpoints"]) == [1, 3] and set(study["checkpoints"][3]) == {"a", "b"}
     assert study["checkpoints"][3]["a"]["bound"].shape == (len(toy.train),)
     assert len(study["history"].val_acc) == 3
+
+
+def test_attenuation_during_training_measures_the_untrained_model_without_changing_training(toy):
+    study = studies.attenuation_during_training(toy, epochs=2, checkpoints=(0, 2), progress=False)
+    assert study["epochs"] == [0, 1, 2] and list(study["checkpoints"]) == [0, 2]
+    assert all(len(per_loss[loss]) == 3 for per_loss in study["norms"].values() for loss in ("fused", "unimodal"))
+    untrained = diagnostics.attenuation_measurements(initial_model(toy, 0), toy.train.inputs, toy.train.labels, "a")
+    torch.testing.assert_close(study["checkpoints"][0]["a"]["fused_error"], untrained["fused_error"])
+    _, history = run(toy, "joint", epochs=2, progress=False)
+    assert study["history"].val_acc == history.val_acc and study["history"].train_loss == history.train_loss
+
+
+def test_attenuation_during_training_on_a_fixed_subset_of_samples(toy):
+    order = torch.randperm(len(toy.train), generator=torch.Generator().manual_seed(studies.MEASURE_SEED))[:50]
+    for seed in (0, 1):  # the same samples for every seed
+        study = studies.attenuation_during_training(toy, epochs=1, checkpoints=(1,), seed=seed, samples=50,
+                                                    progress=False)
+        assert study["samples"] == 50 and study["checkpoints"][1]["b"]["bound"].shape == (50,)
+        model, _ = run(toy, "joint", seed, epochs=1, progress=False)
+        expected = diagnostics.attenuation_measurements(model, toy.train.inputs, toy.train.labels, "a")
+        torch.testing.assert_close(study["checkpoints"][1]["a"]["fused_error"], expected["fused_error"][order])
+    with pytest.raises(ValueError, match="samples must be in"):
+        studies.attenuation_during_training(toy, epochs=1, samples=0, progress=False)
+
+
+def test_attenuation_over_seeds_summarizes_each_checkpoint(toy):
+    over = studies.attenuation_over_seeds(toy, seeds=(0, 1), epochs=2, checkpoints=(0, 2), progress=False)
+    assert over["seeds"] == [0, 1] and set(over["studies"]) == {0, 1}
+    assert list(over["summary"]) == [0, 2] and set(over["summary"][2]) == {"a", "b"}
+    ratio = over["summary"][2]["b"]["gradient ratio"]
+    expected = [s["norms"]["b"]["fused"][2] / s["norms"]["b"]["unimodal"][2] for s in over["studies"].values()]
+    assert ratio["per_seed"] == pytest.approx(expected)
+    assert ratio["mean"] == pytest.approx(sum(expected) / 2)
+    right = over["summary"][2]["a"]["fused right"]["per_seed"]
+    assert right == pytest.approx([s["checkpoints"][2]["a"]["fused_correct"].double().mean().item()
+                                   for s in over["studies"].values()])
+    table = attenuation.seeds_summary_table(over).splitlines()
+    assert len(table) == 2 + 2 * 2 and table[0].startswith("| epoch | encoder | fused prediction right |")
+    assert table[2].startswith("| 0 | a | ") and " ± " in table[2]
+    assert all(line.count("|") == table[0].count("|") for line in table)
+    table = attenuation.condition_factor_table(over).splitlines()
+    assert len(table) == 6 and table[0].startswith("| epoch | encoder | other modality ranks y first")
+    assert all(line.count("|") == table[0].count("|") for line in table)
+    fig = attenuation.gradient_norms_over_seeds_figure(over)
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    assert list(fig.axes[0].lines[1].get_xdata()) == [0, 1, 2]
+    fused_a = np.array([s["norms"]["a"]["fused"] for s in over["studies"].values()]).mean(0)
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), fused_a)
 
 
 def test_chapter3_figures_and_table(toy):

@@ -168,6 +168,7 @@ def test_attenuation_measurements_and_summary(digits):
     torch.testing.assert_close(10 ** measured["log10_factor"], diagnostics.attenuation_factors(out, labels, "visual"))
     summary = diagnostics.attenuation_summary(measured)
     assert summary["exact condition agrees"] == 1.0 and summary["bound holds"] == 1.0
+    assert summary["argmax u = y but p_y < q_y"] == 0
     assert all(0 <= summary[k] <= 1 for k in ("p_y >= q_y", "argmax u = y", "fused feature gradient larger"))
     assert summary["median factor"] == pytest.approx(float(10 ** measured["log10_factor"].median()))
 
@@ -206,3 +207,51 @@ def test_linear_probe_reads_class_information(toy):
     assert diagnostics.linear_probe(trained, "a", toy.train, toy.test) == \
         diagnostics.linear_probe(trained, "a", toy.train, toy.test)
     assert 0 <= diagnostics.linear_probe(model, "b", toy.train, toy.test) <= 1
+
+
+def test_attenuation_measurements_per_encoder_match_one_encoder_at_a_time(digits):
+    model = minidgl.build_model(digits)
+    inputs, labels = next(digits.train.batches(48))
+    together = diagnostics.attenuation_measurements_per_encoder(model, inputs, labels)
+    assert set(together) == {"audio", "visual"}
+    for m, measured in together.items():
+        alone = diagnostics.attenuation_measurements(model, inputs, labels, m)
+        assert measured.keys() == alone.keys()
+        for key, value in alone.items():
+            torch.testing.assert_close(measured[key], value, msg=f"{m} {key}")
+
+
+def test_attenuation_summary_counts_right_predictions_and_conditional_medians():
+    measured = {
+        "fused_at_least_as_sure": torch.tensor([True, True, False, True]),
+        "exact_condition": torch.tensor([True, True, False, True]),
+        "sufficient_condition": torch.tensor([True, True, False, False]),
+        "fused_gradient": torch.tensor([1.0, 1.0, 3.0, 1.0], dtype=torch.float64),
+        "unimodal_gradient": torch.tensor([2.0, 2.0, 2.0, 2.0], dtype=torch.float64),
+        "bound": torch.tensor([4.0, 4.0, 4.0, 4.0], dtype=torch.float64),
+        "log10_factor": torch.tensor([-3.0, -1.0, 0.5, -0.2], dtype=torch.float64),
+        "fused_error": torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64),
+        "unimodal_error": torch.tensor([0.5, 0.6, 0.7, 0.8], dtype=torch.float64),
+        "fused_correct": torch.tensor([True, True, True, False]),
+        "unimodal_correct": torch.tensor([True, False, False, False]),
+    }
+    summary = diagnostics.attenuation_summary(measured)
+    assert summary["fused right"] == 0.75 and summary["head right"] == 0.25
+    assert summary["fused feature gradient larger"] == 0.25 and summary["argmax u = y"] == 0.5
+    assert summary["argmax u = y but p_y < q_y"] == 0
+    # torch's median of an even count is the lower middle value
+    assert summary["median factor | argmax u = y"] == pytest.approx(10 ** -3.0)
+    assert summary["median factor | argmax u != y"] == pytest.approx(10 ** -0.2)
+    assert summary["median 1 - p_y"] == pytest.approx(0.2) and summary["median 1 - q_y"] == pytest.approx(0.6)
+    measured["sufficient_condition"] = torch.ones(4, dtype=torch.bool)
+    assert math.isnan(diagnostics.attenuation_summary(measured)["median factor | argmax u != y"])
+
+
+def test_encoder_loss_gradient_norms_match_one_encoder_at_a_time(digits):
+    model = minidgl.build_model(digits)
+    inputs, labels = next(digits.train.batches(32))
+    norms = diagnostics.encoder_loss_gradient_norms(model, inputs, labels)
+    for m in ("audio", "visual"):
+        expected = diagnostics.loss_gradient_norms(model, inputs, labels, m)
+        assert norms[m] == {k: pytest.approx(v, rel=1e-5) for k, v in expected.items()}
+    assert all(p.grad is None for p in model.parameters())

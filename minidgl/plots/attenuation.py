@@ -1,5 +1,6 @@
 """Figures and tables for chapter 3: the attenuation argument measured on a joint model, and the margin slider."""
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 import plotly.graph_objects as go
 
@@ -13,6 +14,11 @@ def head_label(modality):
     return f"the joint model's {modality} head"
 
 
+def epoch_label(epoch):
+    """`"before training"` for epoch 0, else `"after epoch N"`."""
+    return "before training" if epoch == 0 else f"after epoch {epoch}"
+
+
 def summary_table(study):
     """A markdown table of an `attenuation_during_training` study: one row per (checkpoint, encoder) with the
     `attenuation_summary` fractions and the ratio `||grad_theta L_mm|| / ||grad_theta L_m^uni||` at that epoch."""
@@ -22,7 +28,8 @@ def summary_table(study):
     for epoch, per_modality in study["checkpoints"].items():
         for m, measured in per_modality.items():
             summary = attenuation_summary(measured)
-            fused, unimodal = (study["norms"][m][loss][epoch - 1] for loss in ("fused", "unimodal"))
+            index = study["epochs"].index(epoch)
+            fused, unimodal = (study["norms"][m][loss][index] for loss in ("fused", "unimodal"))
             cells = [f"{summary[f]:.1%}" for f in FRACTIONS]
             cells += [f"{summary['median factor']:.2g}", f"{fused / unimodal:.2g}"]
             lines.append(f"| {epoch} | {m} | " + " | ".join(cells) + " |")
@@ -40,7 +47,7 @@ def factor_histograms(study):
     for ax, m in zip(axes[0], modalities):
         for epoch, per_modality in checkpoints.items():
             ax.hist(10 ** per_modality[m]["log10_factor"].numpy(), bins=bins, histtype="step", lw=1.5,
-                    label=f"after epoch {epoch}")
+                    label=epoch_label(epoch))
         ax.axvline(1, color="k", ls="--", lw=1, label="no attenuation (factor 1)")
         ax.set(xscale="log", xlabel=f"(1 − p_y) / (1 − q_y),  q: {head_label(m)}", ylabel="training samples",
                title=f"encoder '{m}'")
@@ -66,7 +73,7 @@ def error_scatter_figure(study, epochs):
             low = min(alone.min(), fused.min())
             ax.plot([low, 1], [low, 1], "k--", lw=1, label="factor 1")
             ax.set(xscale="log", yscale="log", xlabel=f"1 − q_y: {head_label(m)}",
-                   ylabel="1 − p_y: the fused prediction", title=f"encoder '{m}', after epoch {epoch}")
+                   ylabel="1 − p_y: the fused prediction", title=f"encoder '{m}', {epoch_label(epoch)}")
             ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -78,11 +85,72 @@ def loss_gradient_norms_figure(study):
     norms = study["norms"]
     fig, axes = plt.subplots(1, len(norms), figsize=(5 * len(norms), 3.2), squeeze=False)
     for ax, (m, per_loss) in zip(axes[0], norms.items()):
-        epochs = range(1, len(per_loss["fused"]) + 1)
+        epochs = study["epochs"]
         ax.plot(epochs, per_loss["unimodal"], marker="o", ms=3, label="own unimodal loss L_uni (its head alone)")
         ax.plot(epochs, per_loss["fused"], marker="o", ms=3, label="fused loss L_mm (what joint training uses)")
         ax.set(yscale="log", xlabel="epoch of joint training", ylabel="‖∇θ L‖ on the training split",
                title=f"encoder '{m}'")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+SEED_COLUMNS = {"fused right": "fused prediction right", "head right": "its head alone right",
+                "p_y >= q_y": "p_y ≥ q_y", "argmax u = y": "argmax u = y",
+                "fused feature gradient larger": "fused feature gradient larger"}
+
+
+def seeds_summary_table(over_seeds):
+    """A markdown table of an `attenuation_over_seeds` study: one row per (checkpoint, encoder), each cell the
+    mean ± std over seeds of a fraction of training samples (`SEED_COLUMNS`), of the median attenuation factor
+    and of the parameter-gradient ratio `‖∇θ L_mm‖ / ‖∇θ L_uni‖`."""
+    header = ["epoch", "encoder", *SEED_COLUMNS.values(), "median (1 − p_y)/(1 − q_y)",
+              "‖∇θ L_mm‖ / ‖∇θ L_uni‖"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for epoch, per_modality in over_seeds["summary"].items():
+        for m, summary in per_modality.items():
+            cells = [f"{summary[k]['mean']:.1%} ± {summary[k]['std']:.1%}" for k in SEED_COLUMNS]
+            cells += [f"{summary[k]['mean']:.2g} ± {summary[k]['std']:.1g}"
+                      for k in ("median factor", "gradient ratio")]
+            lines.append(f"| {epoch} | {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def condition_factor_table(over_seeds):
+    """A markdown table of an `attenuation_over_seeds` study: per (checkpoint, encoder), mean ± std over seeds
+    of the share of samples where the other modality ranks the label first (`argmax u = y`) and of the median
+    attenuation factor over those samples and over the others."""
+    header = ["epoch", "encoder", "other modality ranks y first (argmax u = y)",
+              "median factor where argmax u = y", "median factor where argmax u ≠ y"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for epoch, per_modality in over_seeds["summary"].items():
+        for m, summary in per_modality.items():
+            share = summary["argmax u = y"]
+            cells = [f"{share['mean']:.1%} ± {share['std']:.1%}"]
+            cells += [f"{summary[k]['mean']:.2g} ± {summary[k]['std']:.1g}"
+                      for k in ("median factor | argmax u = y", "median factor | argmax u != y")]
+            lines.append(f"| {epoch} | {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def gradient_norms_over_seeds_figure(over_seeds):
+    """One panel per encoder: its parameter-gradient norm from the fused loss and from its own unimodal loss
+    at each measured epoch, mean over the seeds of an `attenuation_over_seeds` study with a band from the
+    smallest to the largest seed, on the training split. Returns a matplotlib Figure."""
+    studies = list(over_seeds["studies"].values())
+    epochs = studies[0]["epochs"]
+    modalities = list(studies[0]["norms"])
+    fig, axes = plt.subplots(1, len(modalities), figsize=(5 * len(modalities), 3.2), squeeze=False)
+    labels = {"unimodal": "own unimodal loss L_uni (its head alone)",
+              "fused": "fused loss L_mm (what joint training uses)"}
+    for ax, m in zip(axes[0], modalities):
+        for loss, label in labels.items():
+            values = np.array([study["norms"][m][loss] for study in studies])
+            ax.plot(epochs, values.mean(0), marker="o", ms=3, label=label)
+            ax.fill_between(epochs, values.min(0), values.max(0), alpha=0.25)
+        ax.set(yscale="log", xlabel="epoch of joint training (0: untrained)",
+               ylabel="‖∇θ L‖ on training samples", title=f"encoder '{m}'", xticks=epochs)
+        ax.yaxis.set_minor_formatter(NullFormatter())  # labels at powers of ten only
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=9)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
