@@ -76,17 +76,26 @@ def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder=
     `{"results": {"random_init" | label: {"test_acc", "unimodal_test_acc", "probe_acc"}}, "config": {...}}`,
     each summary `{"mean", "std", "per_seed"}`.
     """
+    return probe_compare_with_runs(data, methods, seeds, encoder, fusion, alpha, config, **overrides)[0]
+
+
+def probe_compare_with_runs(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder="mlp", fusion="concat",
+                            alpha=None, config=None, **overrides):
+    """`probe_compare`, also returning what it trained: `(report, {label: [(model, History) per seed]})`, the
+    models at the epoch chosen on validation, so that a chapter can read training curves or reuse a trained
+    model without training it again. The report is exactly `probe_compare`'s."""
     cfg = make_config(config, **overrides)
     runs = expand_methods(methods, data.modalities, alpha)
     initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(cfg.device)) for seed in seeds]
     results = {"random_init": probe_row(data, initial, [untrained_history(m, data) for m in initial], data.modalities)}
+    trained_runs = {}
     for label, method in runs:
-        trained = [run(data, method, seed, encoder, fusion, cfg) for seed in seeds]
+        trained = trained_runs[label] = [run(data, method, seed, encoder, fusion, cfg) for seed in seeds]
         results[label] = probe_row(data, [model for model, _ in trained], [history for _, history in trained],
                                    trained_modalities(method, data.modalities))
     config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha, **report_config(data, seeds, encoder, fusion, cfg),
               "probe": PROBE_PROTOCOL}
-    return {"results": results, "config": config}
+    return {"results": results, "config": config}, trained_runs
 
 
 def format_probe_table(report):
@@ -102,6 +111,59 @@ def format_probe_table(report):
     note = ("test acc: fused (unimodal rows: their own head). Probe: a linear classifier on frozen, standardized "
             "features, fit on train, scored on test. random_init: the same seeds' models before any training.")
     return markdown_table(header, rows) + "\n\n" + note
+
+
+def joint_regime_summary(report, runs):
+    """What a data regime does to joint training, read from `probe_compare_with_runs(data, ("unimodal",
+    "joint"), ...)`'s `report` and `runs`: `{"best_alone", "train_size", "epochs", "rows": {name: summary}}`,
+    each summary `{"mean", "std", "per_seed"}` over the seeds.
+
+    `best_alone` is the modality whose unimodal model has the best mean test accuracy. Rows, in order:
+    `"<m> alone, test acc"`; `"joint, test acc"`; `"joint - best alone, test acc"` (per seed);
+    `"<m> probe, alone - joint"` (per seed, linear probes on test); `"joint's fused training loss, last
+    epoch"`; per modality `"joint's <m> head, training acc, last epoch"` (on the training batches as they were
+    trained) and `"joint's <m> head, test acc"` (the epoch chosen on validation). A head far more accurate on
+    its training samples than on test ones has memorised them.
+    """
+    results, modalities = report["results"], report["config"]["modalities"]
+    joint, alone = results["joint"], {m: results[f"unimodal:{m}"] for m in modalities}
+    best = max(modalities, key=lambda m: alone[m]["test_acc"]["mean"])
+    histories = [history for _, history in runs["joint"]]
+
+    def difference(a, b):
+        return summarize([x - y for x, y in zip(a["per_seed"], b["per_seed"])])
+
+    rows = {f"{m} alone, test acc": alone[m]["test_acc"] for m in modalities}
+    rows["joint, test acc"] = joint["test_acc"]
+    rows["joint - best alone, test acc"] = difference(joint["test_acc"], alone[best]["test_acc"])
+    for m in modalities:
+        rows[f"{m} probe, alone - joint"] = difference(alone[m]["probe_acc"][m], joint["probe_acc"][m])
+    rows["joint's fused training loss, last epoch"] = summarize([h.train_loss[-1] for h in histories])
+    for m in modalities:
+        rows[f"joint's {m} head, training acc, last epoch"] = summarize([h.train_unimodal_acc[m][-1]
+                                                                         for h in histories])
+        rows[f"joint's {m} head, test acc"] = joint["unimodal_test_acc"][m]
+    return {"best_alone": best, "train_size": report["config"]["split_sizes"][0],
+            "epochs": report["config"]["epochs"], "rows": rows}
+
+
+def format_regime_table(summaries):
+    """A markdown table of `joint_regime_summary` results side by side, `summaries` `{regime name: summary}`:
+    one row per quantity, one column per regime, mean ± std over seeds (losses with two significant digits;
+    the best-alone row names the modality it subtracts)."""
+    regimes = list(summaries.values())
+    rows = [["training samples × epochs"] + [f"{s['train_size']:,} × {s['epochs']}" for s in regimes]]
+    for name in regimes[0]["rows"]:
+        cells = []
+        for s in regimes:
+            value = s["rows"][name]
+            if "loss" in name:
+                cells.append(f"{value['mean']:.2g} ± {value['std']:.1g}")
+            else:
+                cells.append(format_summary(value) + (f" (vs {s['best_alone']})" if name.startswith("joint - best") else ""))
+        rows.append([name.replace(" - ", " − ")] + cells)
+    seeds = len(regimes[0]["rows"]["joint, test acc"]["per_seed"])
+    return markdown_table([f"mean ± std over {seeds} seeds"] + list(summaries), rows)
 
 
 def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", fusion="concat", config=None,

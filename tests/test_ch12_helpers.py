@@ -110,3 +110,55 @@ def test_sweep_rebuilds_the_data():
                           epochs=3, progress=False)
     noisy, clean = studies.sweep_means(study, "unimodal:audio")
     assert study["values"] == [-25.0, 10.0] and clean > noisy + 0.3
+
+
+def test_joint_training_panels(toy):
+    histories = [minidgl.fit(minidgl.build_model(toy), toy, "joint", epochs=3, seed=s, progress=False) for s in (0, 1)]
+    fig = curves.joint_training_panels(histories, title="joint")
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_yscale() == "log" and len(loss_ax.lines) == 2
+    assert list(loss_ax.lines[0].get_ydata()) == histories[0].train_loss
+    assert len(acc_ax.lines) == 2 * 2 * 2  # seeds x modalities x (training, validation)
+    assert list(acc_ax.lines[0].get_ydata()) == histories[0].train_unimodal_acc["a"]
+    assert list(acc_ax.lines[1].get_ydata()) == histories[0].val_unimodal_acc["a"]
+    assert acc_ax.lines[1].get_linestyle() == "--"
+    assert [t.get_text() for t in acc_ax.get_legend().get_texts()] == [
+        "a head, training", "a head, validation", "b head, training", "b head, validation"]
+
+
+def test_probe_compare_with_runs_returns_the_trained_runs(toy):
+    report, runs = studies.probe_compare_with_runs(toy, methods=("unimodal:a", "joint"), seeds=(0, 1), epochs=1,
+                                                   progress=False)
+    assert list(runs) == ["unimodal:a", "joint"] and all(len(r) == 2 for r in runs.values())
+    for label, trained in runs.items():
+        assert [h.test_acc for _, h in trained] == report["results"][label]["test_acc"]["per_seed"]
+    model, history = runs["joint"][1]
+    test = minidgl.train.evaluate(model, toy.test)
+    assert test["fused_acc"] == history.test_acc
+    assert report == studies.probe_compare(toy, methods=("unimodal:a", "joint"), seeds=(0, 1), epochs=1,
+                                           progress=False)
+
+
+def test_joint_regime_summary_and_table(toy):
+    report, runs = studies.probe_compare_with_runs(toy, methods=("unimodal", "joint"), seeds=(0, 1), epochs=2,
+                                                   progress=False)
+    summary = studies.joint_regime_summary(report, runs)
+    rows, results = summary["rows"], report["results"]
+    best = max(("a", "b"), key=lambda m: results[f"unimodal:{m}"]["test_acc"]["mean"])
+    assert summary["best_alone"] == best and summary["train_size"] == len(toy.train) and summary["epochs"] == 2
+    assert list(rows) == ["a alone, test acc", "b alone, test acc", "joint, test acc", "joint - best alone, test acc",
+                          "a probe, alone - joint", "b probe, alone - joint", "joint's fused training loss, last epoch",
+                          "joint's a head, training acc, last epoch", "joint's a head, test acc",
+                          "joint's b head, training acc, last epoch", "joint's b head, test acc"]
+    joint, alone = results["joint"], results[f"unimodal:{best}"]
+    assert rows["joint - best alone, test acc"]["per_seed"] == pytest.approx(
+        [j - a for j, a in zip(joint["test_acc"]["per_seed"], alone["test_acc"]["per_seed"])])
+    assert rows["b probe, alone - joint"]["mean"] == pytest.approx(
+        results["unimodal:b"]["probe_acc"]["b"]["mean"] - joint["probe_acc"]["b"]["mean"])
+    assert rows["joint's fused training loss, last epoch"]["per_seed"] == [h.train_loss[-1] for _, h in runs["joint"]]
+    assert rows["joint's a head, training acc, last epoch"]["per_seed"] == [
+        h.train_unimodal_acc["a"][-1] for _, h in runs["joint"]]
+    table = studies.format_regime_table({"toy": summary, "again": summary}).splitlines()
+    assert table[0] == "| mean ± std over 2 seeds | toy | again |"
+    assert table[2] == f"| training samples × epochs | {len(toy.train):,} × 2 | {len(toy.train):,} × 2 |"
+    assert len(table) == 2 + 1 + len(rows) and f"(vs {best})" in table[6] and "joint − best alone" in table[6]

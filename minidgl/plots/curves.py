@@ -95,3 +95,33 @@ def fusion_bars(accuracies, reference, reference_label="best single modality"):
     fig.update_layout(yaxis_title="test accuracy", xaxis_title="fusion", height=360, template="plotly_white",
                       title="joint training by fusion (red: below the single modality)")
     return fig
+
+
+def joint_training_panels(histories, title=None):
+    """A matplotlib `Figure` of joint runs `histories` (one `History` per seed), two panels per epoch:
+    the fused training loss (log scale) and each unimodal head's accuracy, on the training batches as they
+    were trained (solid) and on the validation split (dashed). One colour per modality, one line per seed.
+
+    A head far more accurate on training than on validation samples is memorising its training set."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
+    modalities = histories[0].modalities
+    for history in histories:
+        epochs = range(1, len(history.train_loss) + 1)
+        loss_ax.plot(epochs, history.train_loss, color="k", lw=1)
+        for k, m in enumerate(modalities):
+            colour = PALETTE[k % len(PALETTE)]
+            acc_ax.plot(epochs, history.train_unimodal_acc[m], color=colour, lw=1.2,
+                        label=f"{m} head, training" if history is histories[0] else None)
+            acc_ax.plot(epochs, history.val_unimodal_acc[m], color=colour, lw=1.2, ls="--",
+                        label=f"{m} head, validation" if history is histories[0] else None)
+    loss_ax.set_yscale("log")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("fused training loss")
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("accuracy of the head alone")
+    acc_ax.set_ylim(0, 1.02)
+    acc_ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
