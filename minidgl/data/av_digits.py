@@ -49,10 +49,10 @@ def make_av_digits(image_noise=0.5, snr_db=-14.0, copies=20, seed=0, val_fractio
     image is shared between splits, and no noise pattern can be memorised: encoders must learn features.
 
     The defaults put the course in the regime the DGL paper describes, measured over seeds 0-2 with MLP
-    encoders, concat fusion and the default `TrainConfig` (see `python -m minidgl probe`): joint training beats
+    encoders, concat fusion and the default `TrainConfig` (`python -m minidgl probe`): joint training beats
     both single modalities, yet both of its encoders are under-trained (linear probes below their unimodal
-    twins), and DGL restores them. `copies=1` gives the small-data regime in which a memorising audio branch
-    starves the visual one; `snr_db=-13` makes audio strong enough that DGL has little to add.
+    twins), and DGL restores them. Chapter 2 contrasts `copies=1` (small data: the audio branch memorises
+    its training samples).
     """
     if image_noise < 0:
         raise ValueError(f"image_noise is a standard deviation and must be >= 0, got {image_noise}")
