@@ -98,6 +98,29 @@ def probe_compare_with_runs(data, methods=("unimodal", "joint"), seeds=(0, 1, 2)
     return {"results": results, "config": config}, trained_runs
 
 
+def probe_runs(data, runs, seeds=(0, 1, 2), encoder="mlp", fusion="concat", config=None, **overrides):
+    """`probe_compare` for models trained already (e.g. to plot or inspect them too), without training again.
+
+    `runs` `{label: [(model, History) per seed]}`, each pair as `run(data, method, seed, encoder, fusion,
+    config, **overrides)` returned it, one per seed of `seeds` in that order (`config` and `overrides` are
+    only recorded, and name the device). Probes exactly as `probe_compare`: a `random_init` row first (the
+    models `run` starts from for `seeds`), then one row per label; a unimodal run probes only its own encoder.
+    Returns the same structure: `{"results": {"random_init" | label: row}, "config"}`.
+    """
+    cfg = make_config(config, **overrides)
+    wrong = {label: len(pairs) for label, pairs in runs.items() if len(pairs) != len(seeds)}
+    if wrong:
+        raise ValueError(f"need one (model, History) per seed {list(seeds)}; got {wrong} runs")
+    initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(cfg.device)) for seed in seeds]
+    results = {"random_init": probe_row(data, initial, [untrained_history(m, data) for m in initial], data.modalities)}
+    for label, pairs in runs.items():
+        own = [m for m in data.modalities if pairs[0][1].method == f"unimodal:{m}"]
+        results[label] = probe_row(data, [model for model, _ in pairs], [history for _, history in pairs],
+                                   own or data.modalities)
+    config = {"methods": list(runs), **report_config(data, seeds, encoder, fusion, cfg), "probe": PROBE_PROTOCOL}
+    return {"results": results, "config": config}
+
+
 def format_probe_table(report):
     """A markdown table of a `probe_compare` report: test accuracy and linear-probe accuracy per modality,
     mean ± std ("—" for an encoder the row did not train), followed by a note on what the rows mean."""

@@ -52,15 +52,35 @@ def check_mean_std(mean_std):
     return report(name, problems)
 
 
+def _setting(key):
+    """How a message names a setting: an SNR in dB, or an `(snr_db, image_noise)` pair."""
+    return f"snr_db={key[0]}, image_noise={key[1]}" if isinstance(key, tuple) else f"snr_db={key}"
+
+
 def check_dominant_modality(predictions, ceilings):
-    """Exercise 1.3: `predictions` `{snr_db: "audio" | "visual"}` against the measured `ceilings`
-    `{snr_db: {"audio": acc, "visual": acc}}`; every prediction must name the modality with the higher accuracy."""
+    """Exercise 1.3: `predictions` `{setting: "audio" | "visual"}` against the measured `ceilings`
+    `{setting: {"audio": acc, "visual": acc}}`, a setting being an SNR in dB or an `(snr_db, image_noise)`
+    pair; every prediction must name the modality with the higher accuracy.
+
+    Predictions still `NotImplemented` (the whole dict, or an entry) are refused as "not solved yet".
+    """
     name = "Exercise 1.3 dominant modality"
-    problems = [f"snr_db={snr}: no prediction" for snr in ceilings if snr not in predictions]
-    for snr, accs in ceilings.items():
-        if snr in predictions:
+    if predictions is NotImplemented:
+        return report(name, [f"not solved yet: predict 'audio' or 'visual' for every setting {list(ceilings)}, "
+                             "before you run the measurement"])
+    if not isinstance(predictions, dict):
+        return report(name, [f"expected a dict {{setting: 'audio' or 'visual'}}, got {type(predictions).__name__}"])
+    unsolved = [key for key in ceilings if predictions.get(key) is NotImplemented]
+    if unsolved:
+        return report(name, [f"not solved yet: replace NotImplemented by 'audio' or 'visual' for "
+                             f"{'; '.join(_setting(key) for key in unsolved)}, before you run the measurement"])
+    problems = [f"{_setting(key)}: no prediction" for key in ceilings if key not in predictions]
+    for key, accs in ceilings.items():
+        if key in predictions:
             best = max(accs, key=accs.get)
-            if predictions[snr] != best:
-                problems.append(f"snr_db={snr}: predicted {predictions[snr]!r}, but {best} is stronger "
+            if predictions[key] not in accs:
+                problems.append(f"{_setting(key)}: predicted {predictions[key]!r}; name one of {sorted(accs)}")
+            elif predictions[key] != best:
+                problems.append(f"{_setting(key)}: predicted {predictions[key]!r}, but {best} is stronger "
                                 f"({', '.join(f'{m} {a:.3f}' for m, a in accs.items())})")
     return report(name, problems)

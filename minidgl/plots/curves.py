@@ -125,3 +125,35 @@ def joint_training_panels(histories, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def probe_bars(report, ylabel="linear-probe test accuracy", title=None, chance=None):
+    """A matplotlib `Figure` of a linear-probe report (`studies.probe_compare` or `studies.probe_runs`): one
+    group of bars per modality, one bar per row that probed that encoder (mean, the std as an error bar,
+    each seed as a dot), coloured by row. `chance` (a float) draws a dashed line labelled "chance"."""
+    modalities, labels = report["config"]["modalities"], list(report["results"])
+    colours = {label: PALETTE[k % len(PALETTE)] for k, label in enumerate(labels)}
+    fig, ax = plt.subplots()
+    drawn = set()
+    for g, m in enumerate(modalities):
+        rows = [label for label in labels if m in report["results"][label]["probe_acc"]]
+        width = 0.8 / max(len(rows), 1)
+        for r, label in enumerate(rows):
+            s = report["results"][label]["probe_acc"][m]
+            x = g + (r - (len(rows) - 1) / 2) * width
+            name = "random_init (untrained)" if label == "random_init" else label
+            ax.bar(x, s["mean"], 0.9 * width, yerr=s["std"], capsize=3, color=colours[label], alpha=0.8,
+                   label=None if label in drawn else name)
+            drawn.add(label)
+            ax.plot([x] * len(s["per_seed"]), s["per_seed"], "k.", ms=4)
+            ax.annotate(f"{s['mean']:.3f}", (x, s["mean"] + s["std"]), ha="center", va="bottom", fontsize=8,
+                        xytext=(0, 2), textcoords="offset points")
+    if chance is not None:
+        ax.axhline(chance, color="k", ls="--", lw=1, label="chance")
+    ax.set_xticks(range(len(modalities)), [f"{m} encoder" for m in modalities])
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

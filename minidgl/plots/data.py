@@ -46,3 +46,40 @@ def spectrogram_grid(spectrograms, row_labels, col_labels, max_hz, duration_s, m
                 ax.set_xlabel("s")
     fig.tight_layout()
     return fig
+
+
+def copies_grid(images, labels, copies, shown=6, num_classes=10, mean_column=True, value_range=(-0.5, 1.5)):
+    """A matplotlib `Figure`: for each class, one image `(n, 1, h, w)` seen in `shown` of its `copies` noisy
+    copies, one row per class (the first image of that class in the split); with `mean_column`, a last
+    column with the mean of all `copies` copies, in which the noise averages out. The copies share one grey
+    scale, `value_range` (values outside are clipped); the mean column uses [0, 1], the clean images' range.
+
+    The split must be laid out as `make_av_digits` lays it out: `n / copies` images, sample `i + j * n_images`
+    being copy `j` of image `i`. A split that is not (sizes or labels do not line up) raises `ValueError`.
+    """
+    if len(images) % copies or not 1 <= shown <= copies:
+        raise ValueError(f"{len(images)} samples are not whole images of {copies} copies, or shown={shown} "
+                         f"is not in 1..{copies}")
+    n_images = len(images) // copies
+    if not torch.equal(labels.reshape(copies, n_images), labels[:n_images].expand(copies, n_images)):
+        raise ValueError("labels differ between copies: this split is not laid out as make_av_digits does")
+    images = images.reshape(copies, n_images, *images.shape[-2:])   # (copy, image, h, w)
+    columns = shown + bool(mean_column)
+    fig, axes = plt.subplots(num_classes, columns, figsize=(columns * 0.8, num_classes * 0.8), squeeze=False)
+    vmin, vmax = value_range
+    for k in range(num_classes):
+        first = torch.nonzero(labels[:n_images] == k).flatten()[:1]
+        for j, ax in enumerate(axes[k]):
+            if len(first):
+                if j < shown:
+                    ax.imshow(images[j, first[0]].numpy(), cmap="gray_r", vmin=vmin, vmax=vmax)
+                else:
+                    ax.imshow(images[:, first[0]].mean(0).numpy(), cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        axes[k, 0].set_ylabel(str(k), rotation=0, labelpad=10)
+    for j in range(columns):
+        axes[0, j].set_title(f"copy {j + 1}" if j < shown else f"mean of {copies}", fontsize=8)
+    fig.tight_layout(pad=0.2)
+    return fig
