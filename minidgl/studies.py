@@ -73,17 +73,26 @@ def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder=
     `{"results": {"random_init" | label: {"test_acc", "unimodal_test_acc", "probe_acc"}}, "config": {...}}`,
     each summary `{"mean", "std", "per_seed"}`.
     """
+    return probe_compare_with_histories(data, methods, seeds, encoder, fusion, alpha, config, **overrides)[0]
+
+
+def probe_compare_with_histories(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder="mlp",
+                                 fusion="concat", alpha=None, config=None, **overrides):
+    """`probe_compare`, also returning what it trained: `(report, {label: [History per seed]})`, so that
+    curves recorded during training (e.g. `method_steps`) can be plotted without training the models again."""
     cfg = make_config(config, **overrides)
     runs = expand_methods(methods, data.modalities, alpha)
     initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(cfg.device)) for seed in seeds]
     results = {"random_init": probe_row(data, initial, [untrained_history(m, data) for m in initial], data.modalities)}
+    histories = {}
     for label, method in runs:
         trained = [run(data, method, seed, encoder, fusion, cfg) for seed in seeds]
-        results[label] = probe_row(data, [model for model, _ in trained], [history for _, history in trained],
+        histories[label] = [history for _, history in trained]
+        results[label] = probe_row(data, [model for model, _ in trained], histories[label],
                                    trained_modalities(method, data.modalities))
     config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha, **report_config(data, seeds, encoder, fusion, cfg),
               "probe": PROBE_PROTOCOL}
-    return {"results": results, "config": config}
+    return {"results": results, "config": config}, histories
 
 
 def format_probe_table(report):
