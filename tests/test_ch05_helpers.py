@@ -251,3 +251,29 @@ def test_step_cost_cpu_clock(toy):
     assert all(len(c["all_seconds"]) == 3 and min(c["all_seconds"]) > 0 for c in costs.values())
     with pytest.raises(ValueError, match="clock must be one of"):
         timing.step_cost(model, toy, methods=("joint",), repeats=1, clock="gpu")
+
+
+def test_span_summary_means_and_shares():
+    h1 = minidgl.History("ogm-ge", ["a", "b"], method_steps={"k:a": [1.0, 0.5, 0.5, 1.0]})
+    h2 = minidgl.History("ogm-ge", ["a", "b"], method_steps={"k:a": [0.5, 0.5, 1.0, 1.0]})
+    assert balancing.span_summary([h1, h2], "k:a", [(0, 2), (2, 4)]) == [0.625, 0.875]
+    assert balancing.span_summary([h1, h2], "k:a", [(0, 2), (2, 4)], below=1) == [0.75, 0.25]
+    assert balancing.span_label(25, 100, 338) == "26–100 (epoch 1)"
+    assert balancing.span_label(300, 400, 338) == "301–400 (epochs 1–2)"
+
+
+def test_dynamics_table_rows_and_counts(toy, small_probe_comparison):
+    _, histories = small_probe_comparison
+    steps = math.ceil(len(toy.train) / 64)
+    spans = [(0, 3), (3, 2 * steps)]
+    table = balancing.dynamics_table(histories["ogm-ge"], histories["mmpareto"], spans)
+    ogm, mmp = table.split("**MMPareto**")
+    lines = [line for line in ogm.splitlines() if line.startswith("|")]
+    assert lines[0] == "| steps | ρ a | ρ b | a damped (k < 1) | b damped (k < 1) |"
+    assert len(lines) == 2 + len(spans)
+    assert lines[2].startswith("| 1–3 (epoch 1) |")
+    damped = balancing.span_summary(histories["ogm-ge"], "k:a", spans, below=1)
+    assert f"| {damped[0]:.0%} |" in lines[2]
+    lines = [line for line in mmp.splitlines() if line.startswith("|")]
+    assert lines[0] == "| steps | cos a | cos b | conflicting steps, a | conflicting steps, b |"
+    assert lines[3].endswith(f" of {(2 * steps - 3) * 2} |") and lines[3].startswith("| 4–")

@@ -76,6 +76,53 @@ def steps_per_epoch(history, key):
     return len(history.method_steps[key]) // len(history.val_acc)
 
 
+def span_summary(histories, key, spans, below=None):
+    """For each span `(start, stop)` of steps (0-based, stop excluded): the mean over runs of the mean of
+    `history.method_steps[key][start:stop]`, or, with `below`, of the fraction of those steps whose value is
+    below `below` (e.g. `key="k:audio", below=1`: how often OGM-GE damped audio). A list of floats."""
+    def one(values):
+        return sum((v < below) if below is not None else v for v in values) / len(values)
+    return [sum(one(h.method_steps[key][start:stop]) for h in histories) / len(histories) for start, stop in spans]
+
+
+def span_label(start, stop, per_epoch):
+    """`"26–100 (epoch 1)"` for the 0-based span `(25, 100)` of steps, with `per_epoch` steps per epoch."""
+    first, last = start // per_epoch + 1, (stop - 1) // per_epoch + 1
+    epochs = f"epoch {first}" if first == last else f"epochs {first}–{last}"
+    return f"{start + 1}–{stop} ({epochs})"
+
+
+def _span_table(first_column, columns):
+    header = ["steps"] + list(columns)
+    rows = [[label] + [values[i] for values in columns.values()] for i, label in enumerate(first_column)]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def dynamics_table(ogm_histories, mmpareto_histories, spans):
+    """Two markdown tables, one row per span of steps. OGM-GE: the mean ρ of each modality and the share of
+    steps on which it damped each one (k < 1). MMPareto: the mean cosine between the multimodal and unimodal
+    gradient on each encoder, and its conflicting steps (cosine <= 0) counted over all runs. Means over runs."""
+    modalities = ogm_histories[0].modalities
+    labels = [span_label(start, stop, steps_per_epoch(ogm_histories[0], f"rho:{modalities[0]}"))
+              for start, stop in spans]
+    ogm = {}
+    for m in modalities:
+        ogm[f"ρ {m}"] = [f"{v:.2f}" for v in span_summary(ogm_histories, f"rho:{m}", spans)]
+    for m in modalities:
+        ogm[f"{m} damped (k < 1)"] = [f"{v:.0%}" for v in span_summary(ogm_histories, f"k:{m}", spans, below=1)]
+    mmp, runs = {}, len(mmpareto_histories)
+    for m in modalities:
+        mmp[f"cos {m}"] = [f"{v:.2f}" for v in span_summary(mmpareto_histories, f"cos:{m}", spans)]
+    for m in modalities:
+        shares = span_summary(mmpareto_histories, f"conflict:{m}", spans)
+        mmp[f"conflicting steps, {m}"] = [f"{round(share * (stop - start) * runs)} of {(stop - start) * runs}"
+                                          for share, (start, stop) in zip(shares, spans)]
+    return (f"**OGM-GE** (means over {len(ogm_histories)} runs)\n\n" + _span_table(labels, ogm) +
+            f"\n\n**MMPareto** (cosines: means over {runs} runs; conflicts: all runs together)\n\n" +
+            _span_table(labels, mmp))
+
+
 def _step_traces(fig, histories, key, row, col, window, showlegend):
     """One line per (modality, seed): `history.method_steps["<key>:<m>"]` averaged over windows of `window` steps,
     against the epoch (fractional: step / steps per epoch)."""
