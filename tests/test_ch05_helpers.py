@@ -277,3 +277,18 @@ def test_dynamics_table_rows_and_counts(toy, small_probe_comparison):
     lines = [line for line in mmp.splitlines() if line.startswith("|")]
     assert lines[0] == "| steps | cos a | cos b | conflicting steps, a | conflicting steps, b |"
     assert lines[3].endswith(f" of {(2 * steps - 3) * 2} |") and lines[3].startswith("| 4–")
+
+
+def test_twin_gaps_and_table(small_probe_comparison):
+    report, _ = small_probe_comparison
+    results = report["results"]
+    gaps = balancing.twin_gaps(report)
+    assert list(gaps) == ["joint", "ogm-ge", "mmpareto"]
+    assert gaps["joint"]["probe"]["a"] == pytest.approx(
+        results["joint"]["probe_acc"]["a"]["mean"] - results["unimodal:a"]["probe_acc"]["a"]["mean"])
+    assert gaps["mmpareto"]["inside"]["b"] == pytest.approx(
+        results["mmpareto"]["unimodal_test_acc"]["b"]["mean"] - results["unimodal:b"]["test_acc"]["mean"])
+    table = balancing.format_twin_gaps(report).splitlines()
+    assert table[0] == "| method | a probe | b probe | a logits inside | b logits inside |"
+    assert table[-1].startswith("Gaps to the modality trained alone, in accuracy points")
+    assert table[2].startswith(f"| joint | {100 * gaps['joint']['probe']['a']:+.1f} |")

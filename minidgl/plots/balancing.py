@@ -162,6 +162,34 @@ def _multimodal_labels(results):
     return [label for label in results if not label.startswith("unimodal:") and label != "random_init"]
 
 
+def twin_gaps(report):
+    """How far each multimodal model's encoders are from the separately trained unimodal models, in a
+    `studies.probe_compare` report: `{label: {"probe": {m: gap}, "inside": {m: gap}}}`, mean accuracies, gap =
+    model minus twin. "probe": linear probe minus the twin's probe; "inside": the model's unimodal logits minus
+    the twin's test accuracy. Only modalities with a `unimodal:<m>` row."""
+    results, modalities = report["results"], report["config"]["modalities"]
+    twins = [m for m in modalities if f"unimodal:{m}" in results]
+    return {label: {"probe": {m: results[label]["probe_acc"][m]["mean"]
+                              - results[f"unimodal:{m}"]["probe_acc"][m]["mean"] for m in twins},
+                    "inside": {m: results[label]["unimodal_test_acc"][m]["mean"]
+                               - results[f"unimodal:{m}"]["test_acc"]["mean"] for m in twins}}
+            for label in _multimodal_labels(results)}
+
+
+def format_twin_gaps(report):
+    """A markdown table of `twin_gaps` in accuracy points (signed, one decimal)."""
+    gaps = twin_gaps(report)
+    modalities = list(next(iter(gaps.values()))["probe"])
+    header = (["method"] + [f"{m} probe" for m in modalities]
+              + [f"{m} logits inside" for m in modalities])
+    rows = [[label] + [f"{100 * g['probe'][m]:+.1f}" for m in modalities]
+            + [f"{100 * g['inside'][m]:+.1f}" for m in modalities] for label, g in gaps.items()]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    note = ("Gaps to the modality trained alone, in accuracy points (model minus twin): probe minus the twin's "
+            "probe; unimodal logits inside the model minus the twin's test accuracy.")
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n\n" + note
+
+
 def probe_figure(report):
     """Two panels over the multimodal methods of a `studies.probe_compare` report, one bar per modality
     (mean ± std, dots: seeds): left, the linear probe of each encoder, with dashed lines at the unimodal
