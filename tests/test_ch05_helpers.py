@@ -244,9 +244,10 @@ def test_inside_accuracy_figure_skips_random_init(small_probe_comparison):
     plt.close(fig)
 
 
-def test_step_cost_cpu_clock(toy):
+@pytest.mark.parametrize("clock", ["cpu", "thread"])
+def test_step_cost_cpu_clocks(toy, clock):
     model = minidgl.build_model(toy)
-    costs = timing.step_cost(model, toy, methods=("joint", "ogm", "ogm-ge"), repeats=3, clock="cpu", stat="median")
+    costs = timing.step_cost(model, toy, methods=("joint", "ogm", "ogm-ge"), repeats=3, clock=clock, stat="median")
     assert costs["joint"]["ratio_to_joint"] == 1.0
     assert all(len(c["all_seconds"]) == 3 and min(c["all_seconds"]) > 0 for c in costs.values())
     with pytest.raises(ValueError, match="clock must be one of"):
