@@ -317,10 +317,24 @@ def standardize(z_train, z_test):
 PROBE_STEPS, PROBE_LR, PROBE_SEED = 300, 0.01, 0
 
 
+def cross_entropy_grads(weight, bias, features_t, targets_t):
+    """Gradients `(d weight, d bias)` of the mean cross-entropy of a linear classifier, in closed form:
+    `E = (softmax(W z + b) - onehot(y)) / n`, `dW = E z`, `db = E 1`.
+
+    `weight` `(classes, dim)`, `bias` `(classes,)`, `features_t` `(dim, n)` and one-hot `targets_t`
+    `(classes, n)`, both transposed so that the softmax runs over the first dimension (on CPU several times
+    faster, for ten classes, than autograd through `F.cross_entropy` over the last one; same values up to
+    rounding).
+    """
+    error = (torch.softmax(torch.addmm(bias[:, None], weight, features_t), dim=0) - targets_t) / targets_t.shape[1]
+    return error @ features_t.T, error.sum(1)
+
+
 def linear_probe(model, modality, train, test, steps=PROBE_STEPS, lr=PROBE_LR, seed=PROBE_SEED):
     """Accuracy on `test` of a linear classifier trained (Adam, full batch, `steps` steps) on frozen `modality`
     features of `train`, both standardized with `train`'s statistics: how much class information the encoder
     holds, whatever head it was trained with. The settings are fixed, so nothing is tuned on `test`.
+    The gradient of the cross-entropy is computed in closed form (`cross_entropy_grads`).
     """
     generator = torch.Generator().manual_seed(seed)
     z_train, z_test = standardize(encode(model, train, modality), encode(model, test, modality))
@@ -330,9 +344,10 @@ def linear_probe(model, modality, train, test, steps=PROBE_STEPS, lr=PROBE_LR, s
         probe.weight.copy_(0.01 * torch.randn(probe.weight.shape, generator=generator))
         probe.bias.zero_()
     optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        F.cross_entropy(probe(z_train), y_train).backward()
-        optimizer.step()
+    features_t = z_train.T.contiguous()
+    targets_t = F.one_hot(y_train, train.num_classes).T.to(z_train.dtype)
     with torch.no_grad():
+        for _ in range(steps):
+            probe.weight.grad, probe.bias.grad = cross_entropy_grads(probe.weight, probe.bias, features_t, targets_t)
+            optimizer.step()
         return (probe(z_test).argmax(1) == y_test).float().mean().item()

@@ -1,4 +1,4 @@
-"""Wall-clock cost of one training step per method, as a ratio to joint training on the same model and batch.
+"""Cost of one training step per method (wall-clock or CPU time), as a ratio to joint training on the same model and batch.
 
 A step is forward, losses, zero_grad, the method's backward and an SGD step. Methods are interleaved within
 each repeat, in an order rotated from one repeat to the next, so a load change on a shared machine hits them
@@ -34,22 +34,33 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def time_steps(steps, inputs, labels, repeats=10, warmup=1):
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time, "thread": time.thread_time}
+
+
+def time_steps(steps, inputs, labels, repeats=10, warmup=1, clock="wall"):
     """Seconds of every timed call: `{name: [seconds] * repeats}` for `steps` `{name: step(inputs, labels)}`.
 
     `inputs` `{modality: (batch, ...)}`, `labels` `(batch,)`, on the device the steps run on. The first
-    `warmup` rounds are run but not kept.
+    `warmup` rounds are run but not kept. `clock`: `"wall"` (elapsed time; needed on a GPU), `"cpu"` (this
+    process's CPU time: on a CPU shared with other programs it leaves out the time the process waits for a
+    core, so ratios stay stable under load) or `"thread"` (the calling thread's CPU time: also leaves out
+    other threads of the process, e.g. a Jupyter kernel's; complete only when torch computes on the calling
+    thread, i.e. after `torch.set_num_threads(1)`, on a CPU).
     """
-    names, device = list(steps), labels.device
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {clock!r}")
+    if clock != "wall" and labels.device.type != "cpu":
+        raise ValueError(f"the {clock} clock does not see work queued on {labels.device}; use clock='wall'")
+    names, device, now = list(steps), labels.device, CLOCKS[clock]
     times = {name: [] for name in names}
     for r in range(warmup + repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
             sync(device)
-            start = time.perf_counter()
+            start = now()
             steps[name](inputs, labels)
             sync(device)
             if r >= warmup:
-                times[name].append(time.perf_counter() - start)
+                times[name].append(now() - start)
     return times
 
 
@@ -63,11 +74,12 @@ def ratios(times, stat="median", baseline="joint"):
 
 
 def step_cost(model, data, methods=("joint", "uniform", "dgl", "ogm-ge", "mmpareto"), batch_size=64, repeats=10,
-              warmup=1, stat="min"):
+              warmup=1, stat="min", clock="wall"):
     """Time one training step of each of `methods` (names; must include "joint") on copies of `model`, with the
-    first `batch_size` samples of `data.train`. Returns `ratios` output, keyed by method name."""
+    first `batch_size` samples of `data.train`; `clock` as in `time_steps`. Returns `ratios` output, keyed by
+    method name."""
     inputs, labels = next(data.train.batches(batch_size))
     device = next(model.parameters()).device
     inputs, labels = {m: x.to(device) for m, x in inputs.items()}, labels.to(device)
     steps = {name: make_step(name, copy.deepcopy(model)) for name in methods}
-    return ratios(time_steps(steps, inputs, labels, repeats, warmup), stat)
+    return ratios(time_steps(steps, inputs, labels, repeats, warmup, clock), stat)

@@ -33,6 +33,8 @@ class History:
     """Per-epoch curves of one run plus the test metrics of the checkpoint chosen on validation.
 
     `grad_norm[m]` is the mean over steps of the L2 norm of encoder `m`'s whole gradient.
+    `method_stats[key]` is the per-epoch mean of a statistic the method records each step (e.g. OGM-GE's
+    `rho:<m>`), `method_steps[key]` the same statistic at every step, all epochs in order.
     `test_acc` is the method's headline accuracy (fused; the modality's own for unimodal training).
     """
 
@@ -45,6 +47,7 @@ class History:
     val_unimodal_acc: dict = field(default_factory=dict)
     grad_norm: dict = field(default_factory=dict)
     method_stats: dict = field(default_factory=dict)
+    method_steps: dict = field(default_factory=dict)
     best_epoch: int = -1
     test_acc: float = float("nan")
     test_fused_acc: float = float("nan")
@@ -172,6 +175,8 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
             history.grad_norm[m].append(host[f"grad:{m}"] / steps)
         for key, value in method.epoch_stats().items():
             history.method_stats.setdefault(key, []).append(value)
+        for key, values in method.step_stats().items():
+            history.method_steps.setdefault(key, []).extend(values)
 
         val = evaluate(model, data.val, cfg.eval_batch_size)
         history.val_acc.append(val["fused_acc"])

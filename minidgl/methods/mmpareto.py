@@ -48,7 +48,8 @@ class MMPareto(Method):
 
     gamma: the magnitude boost, 1.5 hard-coded in the authors' `MMPareto.py`.
     Per epoch, `epoch_stats()` gives `cos:<m>`, the mean cosine between encoder m's multimodal and unimodal
-    gradients, and `conflict:<m>`, the fraction of steps where it was <= 0 (the min-norm branch).
+    gradients, and `conflict:<m>`, the fraction of steps where it was <= 0 (the min-norm branch);
+    `step_stats()` gives every step's cosine and conflict indicator (1.0 or 0.0).
     """
 
     name = "mmpareto"

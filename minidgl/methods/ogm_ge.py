@@ -46,7 +46,7 @@ class OGMGE(Method):
     authors' `else` branch damps audio, minidgl damps neither (Eq. 10 asks for rho > 1).
 
     Per epoch, `epoch_stats()` gives the mean over steps of `rho:<m>` and `k:<m>` (outside the epoch window k
-    is still computed and recorded, but not applied).
+    is still computed and recorded, but not applied); `step_stats()` gives every step's value.
     """
 
     name = "ogm-ge"
