@@ -130,7 +130,8 @@ def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", f
     step (DGL's encoders learn from `alpha * sum_m L_m` alone).
 
     Returns `{"alphas", "val_acc": [summary], "test_acc": [summary], "unimodal_test_acc": [{m: summary}],
-    "best_alpha", "chosen_alpha", "at_edge", "config"}`, plus `"probe_acc"` when `probe` is set.
+    "best_alpha", "threshold", "chosen_alpha", "at_edge", "config"}` (`threshold`: the validation accuracy the
+    rule requires), plus `"probe_acc"` when `probe` is set.
     """
     if not alphas:
         raise ValueError("alpha_sweep needs at least one alpha")
@@ -156,7 +157,8 @@ def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", f
               "alpha_selection": "one-standard-error rule on validation accuracy over seeds: the largest alpha "
                                  "within one standard error of the best mean; test accuracy is only reported"}
     study = {"alphas": list(alphas), "val_acc": val_acc, "test_acc": test_acc,
-             "unimodal_test_acc": unimodal_test_acc, "best_alpha": alphas[best], "chosen_alpha": chosen,
+             "unimodal_test_acc": unimodal_test_acc, "best_alpha": alphas[best], "threshold": threshold,
+             "chosen_alpha": chosen,
              "at_edge": alphas[best] in (min(alphas), max(alphas)), "config": config}
     if probed:
         study["probe_acc"] = probe_acc
@@ -172,6 +174,28 @@ def sweep_row(study, alpha):
         raise ValueError(f"alpha {alpha} was not probed; pass probe=True (or a list holding it) to alpha_sweep")
     return {"test_acc": study["test_acc"][i], "unimodal_test_acc": study["unimodal_test_acc"][i],
             "probe_acc": study["probe_acc"][i]}
+
+
+def format_alpha_sweep(study):
+    """A markdown table of an `alpha_sweep` study: per alpha, the validation accuracy that chooses (mean ± std),
+    the test accuracy (reported only) and, where the study probed the encoders, each encoder's probe accuracy;
+    the best and the chosen alpha are marked. A note states the rule and the threshold it applied."""
+    modalities = study["config"]["modalities"]
+    probes = study.get("probe_acc") or [None] * len(study["alphas"])
+    header = ["α", "validation acc (chooses)", "test acc (reported)"] + [f"{m} probe (test)" for m in modalities]
+    rows = []
+    for alpha, val, test, probe in zip(study["alphas"], study["val_acc"], study["test_acc"], probes):
+        marks = [mark for mark, a in (("best mean", study["best_alpha"]), ("chosen", study["chosen_alpha"]))
+                 if a == alpha]
+        name = f"{alpha:g}" + (f" ({', '.join(marks)})" if marks else "")
+        rows.append([name, format_summary(val), format_summary(test)] +
+                    [format_summary(probe[m]) if probe else "—" for m in modalities])
+    best = study["val_acc"][study["alphas"].index(study["best_alpha"])]
+    seeds = len(best["per_seed"])
+    note = (f"Mean ± std over {seeds} seeds. Chosen: the largest α whose mean validation accuracy reaches the best "
+            f"mean minus one standard error, {best['mean']:.4f} − {best['std']:.4f}/√{seeds} = "
+            f"{study['threshold']:.4f}.")
+    return markdown_table(header, rows) + "\n\n" + note
 
 
 def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0, fusion="concat", **overrides):

@@ -121,6 +121,7 @@ def test_alpha_sweep_one_standard_error_rule_takes_the_largest_tied_alpha(toy, m
     study = studies.alpha_sweep(toy, [0.25, 0.5, 1.0, 2.0, 4.0], seeds=(0, 2))
     assert study["best_alpha"] == 0.5 and study["at_edge"] is False
     assert study["chosen_alpha"] == 1.0  # means 0.810 0.815 0.806 0.800: within 0.815 - 0.01 are 0.25, 0.5, 1.0
+    assert study["threshold"] == pytest.approx(0.805)
     assert "one-standard-error" in study["config"]["alpha_selection"]
 
 
@@ -177,3 +178,16 @@ def test_sweep_row_is_a_probe_compare_row_of_one_alpha(toy, monkeypatch):
     report["results"]["dgl"] = row
     table = studies.format_probe_table(report)
     assert "| dgl | " in table and "random_init" not in table
+
+
+def test_format_alpha_sweep_marks_the_choice_and_states_the_threshold(toy, monkeypatch):
+    val = {0.25: 0.800, 0.5: 0.805, 1.0: 0.796, 2.0: 0.790}
+    monkeypatch.setattr(studies, "run", fake_run(val, dict.fromkeys(val, 0.5)))
+    monkeypatch.setattr(studies, "linear_probe", lambda model, m, train, test: 0.75)
+    study = studies.alpha_sweep(toy, [0.25, 0.5, 1.0, 2.0], seeds=(0, 2), probe=[0.5])
+    lines = studies.format_alpha_sweep(study).splitlines()
+    assert lines[0] == "| α | validation acc (chooses) | test acc (reported) | a probe (test) | b probe (test) |"
+    assert lines[2] == "| 0.25 | 0.810 ± 0.014 | 0.500 ± 0.000 | — | — |"
+    assert lines[3] == "| 0.5 (best mean) | 0.815 ± 0.014 | 0.500 ± 0.000 | 0.750 ± 0.000 | 0.750 ± 0.000 |"
+    assert lines[4].startswith("| 1 (chosen) | 0.806 ± 0.014 |")
+    assert lines[-1].endswith("0.8150 − 0.0141/√2 = 0.8050.")
