@@ -222,6 +222,16 @@ def test_presets_figure_buttons_show_one_preset(toy):
     assert list(fig.data[0].y) == histories["joint"].val_acc
 
 
+def test_presets_table_reads_each_history(toy):
+    from minidgl.train import History
+    h = History("joint", ["a", "b"], val_acc=[0.5, 0.625], grad_norm={"a": [2.0, 1.0], "b": [0.5, 0.5]},
+                train_unimodal_acc={"a": [0.25, 0.75], "b": [0.1, 0.2]})
+    lines = routing_plots.presets_table({"joint": h}).splitlines()
+    assert lines[0] == ("| routing | validation acc by epoch | a ‖∇‖, first → last epoch | b ‖∇‖, first → last epoch "
+                        "| a logits alone, train acc | b logits alone, train acc |")
+    assert lines[2] == "| joint | 0.500 0.625 | 2.00 → 1.00 (×0.50) | 0.50 → 0.50 (×1.00) | 0.250 → 0.750 | 0.100 → 0.200 |"
+
+
 def _summary(mean, std=0.01):
     return {"mean": mean, "std": std, "per_seed": [mean - std, mean, mean + std]}
 

@@ -5,6 +5,8 @@ from matplotlib.ticker import NullFormatter
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..experiments import markdown_table
+
 
 def lab_figure(runs):
     """Validation accuracy and per-encoder gradient norm per epoch for the routing lab's runs.
@@ -53,6 +55,24 @@ def presets_figure(histories):
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(type="log", row=1, col=2)
     return fig
+
+
+def presets_table(histories):
+    """A markdown table of the runs `presets_figure` draws, `{label: History}`: the validation accuracy per
+    epoch, and per encoder its gradient norm at the first and last epoch (with their ratio) and the training
+    accuracy of its own logits (the head's block for that modality alone) at the first and last epoch."""
+    modalities = next(iter(histories.values())).modalities
+    header = ["routing", "validation acc by epoch"]
+    header += [f"{m} ‖∇‖, first → last epoch" for m in modalities]
+    header += [f"{m} logits alone, train acc" for m in modalities]
+    rows = []
+    for label, h in histories.items():
+        grads = [h.grad_norm[m] for m in modalities]
+        accs = [h.train_unimodal_acc[m] for m in modalities]
+        rows.append([label, " ".join(f"{a:.3f}" for a in h.val_acc)]
+                    + [f"{g[0]:.2f} → {g[-1]:.2f} (×{g[-1] / g[0]:.2f})" for g in grads]
+                    + [f"{a[0]:.3f} → {a[-1]:.3f}" for a in accs])
+    return markdown_table(header, rows)
 
 
 def _alpha_axis(ax, alphas):
