@@ -227,9 +227,10 @@ def test_presets_table_reads_each_history(toy):
     h = History("joint", ["a", "b"], val_acc=[0.5, 0.625], grad_norm={"a": [2.0, 1.0], "b": [0.5, 0.5]},
                 train_unimodal_acc={"a": [0.25, 0.75], "b": [0.1, 0.2]})
     lines = routing_plots.presets_table({"joint": h}).splitlines()
-    assert lines[0] == ("| routing | validation acc by epoch | a ‖∇‖, first → last epoch | b ‖∇‖, first → last epoch "
-                        "| a logits alone, train acc | b logits alone, train acc |")
-    assert lines[2] == "| joint | 0.500 0.625 | 2.00 → 1.00 (×0.50) | 0.50 → 0.50 (×1.00) | 0.250 → 0.750 | 0.100 → 0.200 |"
+    assert lines[0] == ("| routing | validation acc by epoch | a ‖∇‖, first → last epoch "
+                        "| b ‖∇‖, first → last epoch | a logits alone, train acc | b logits alone, train acc |")
+    assert lines[2] == ("| joint | 0.500 0.625 | 2.00 → 1.00 (×0.50) | 0.50 → 0.50 (×1.00) "
+                        "| 0.250 → 0.750 | 0.100 → 0.200 |")
 
 
 def _summary(mean, std=0.01):
@@ -241,7 +242,7 @@ def _study(probed):
     probes = [{"audio": _summary(0.8 + a / 100), "visual": _summary(0.7 + a / 100)} if a in probed else None
               for a in alphas]
     return {"alphas": alphas, "val_acc": [_summary(v) for v in (0.6, 0.7, 0.69, 0.65, 0.5)],
-            "best_alpha": 0.5, "chosen_alpha": 1.0, "probe_acc": probes}
+            "best_alpha": 0.5, "threshold": 0.69, "chosen_alpha": 1.0, "probe_acc": probes}
 
 
 def test_alpha_sweep_figure_ticks_are_the_swept_values():
@@ -253,7 +254,9 @@ def test_alpha_sweep_figure_ticks_are_the_swept_values():
     assert not any(t.get_text() for t in ax.get_xticklabels(minor=True)), "minor ticks must carry no labels"
     assert ax.get_ylabel() == "validation accuracy (fused)"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["chosen α = 1 (one-standard-error rule)", "best mean α = 0.5", "DGL, 3 seeds"]
+    assert legend == ["chosen α = 1 (one-standard-error rule)", "best mean α = 0.5",
+                      "tied with the best above this line", "DGL, 3 seeds"]
+    assert [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [0.69]
 
 
 def test_alpha_sweep_figure_plots_the_probed_alphas_and_references():

@@ -85,9 +85,10 @@ def _alpha_axis(ax, alphas):
 
 def alpha_sweep_figure(study, references=None, title="DGL's unimodal weight α"):
     """An `alpha_sweep` study: validation accuracy (mean ± std over seeds) against α, the best and the chosen
-    (one-standard-error) α marked; and, when the study probed its encoders, each encoder's linear-probe
-    accuracy (mean ± std) at the probed α, with `references` `{modality: accuracy}` (e.g. the unimodal twins'
-    probes) as dashed lines. Both axes are ticked at exactly the swept values. Returns a matplotlib Figure.
+    (one-standard-error) α marked, the rule's threshold dashed; and, when the study probed its encoders, each
+    encoder's linear-probe accuracy (mean ± std) at the probed α, with `references` `{modality: accuracy}`
+    (e.g. the unimodal twins' probes) as dashed lines. Both axes are ticked at exactly the swept values.
+    Returns a matplotlib Figure.
     """
     alphas = study["alphas"]
     probes = [(a, p) for a, p in zip(alphas, study.get("probe_acc") or []) if p is not None]
@@ -99,6 +100,9 @@ def alpha_sweep_figure(study, references=None, title="DGL's unimodal weight α")
     ax.axvline(chosen, color="C2", ls=":", label=f"chosen α = {chosen:g} (one-standard-error rule)")
     if best != chosen:
         ax.axvline(best, color="C3", ls=":", label=f"best mean α = {best:g}")
+    if "threshold" in study:
+        ax.axhline(study["threshold"], color="gray", ls="--", lw=1,
+                   label="tied with the best above this line")
     _alpha_axis(ax, alphas)
     ax.set(ylabel="validation accuracy (fused)", title=title)
     ax.legend(fontsize=7)
