@@ -62,7 +62,7 @@ def probe_row(data, models, histories, modalities):
 
 
 def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder="mlp", fusion="concat", alpha=None,
-                  config=None, **overrides):
+                  config=None, random_init=True, **overrides):
     """Train every method on every seed (as `compare`), then linear-probe each trained encoder.
 
     Probe protocol (recorded in `config["probe"]`): a linear classifier with fixed settings on the frozen,
@@ -71,30 +71,35 @@ def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder=
 
     The extra row `"random_init"` probes every encoder of the untrained models, built for each seed exactly
     as `run` builds them; its `test_acc`/`unimodal_test_acc` are those untrained models' test accuracies.
+    `random_init=False` leaves that row out (and its probes' cost).
 
     Returns the `compare` JSON structure with a `"probe_acc": {modality: summary}` in every row:
     `{"results": {"random_init" | label: {"test_acc", "unimodal_test_acc", "probe_acc"}}, "config": {...}}`,
     each summary `{"mean", "std", "per_seed"}`.
     """
-    return probe_compare_with_runs(data, methods, seeds, encoder, fusion, alpha, config, **overrides)[0]
+    return probe_compare_with_runs(data, methods, seeds, encoder, fusion, alpha, config, random_init,
+                                   **overrides)[0]
 
 
 def probe_compare_with_runs(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder="mlp", fusion="concat",
-                            alpha=None, config=None, **overrides):
+                            alpha=None, config=None, random_init=True, **overrides):
     """`probe_compare`, also returning what it trained: `(report, {label: [(model, History) per seed]})`, the
     models at the epoch chosen on validation, so that a chapter can read training curves or reuse a trained
     model without training it again. The report is exactly `probe_compare`'s."""
     cfg = make_config(config, **overrides)
     runs = expand_methods(methods, data.modalities, alpha)
-    initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(cfg.device)) for seed in seeds]
-    results = {"random_init": probe_row(data, initial, [untrained_history(m, data) for m in initial], data.modalities)}
+    results = {}
+    if random_init:
+        initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(cfg.device)) for seed in seeds]
+        results["random_init"] = probe_row(data, initial, [untrained_history(m, data) for m in initial],
+                                           data.modalities)
     trained_runs = {}
     for label, method in runs:
         trained = trained_runs[label] = [run(data, method, seed, encoder, fusion, cfg) for seed in seeds]
         results[label] = probe_row(data, [model for model, _ in trained], [history for _, history in trained],
                                    trained_modalities(method, data.modalities))
-    config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha, **report_config(data, seeds, encoder, fusion, cfg),
-              "probe": PROBE_PROTOCOL}
+    config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha,
+              **report_config(data, seeds, encoder, fusion, cfg), "probe": PROBE_PROTOCOL}
     return {"results": results, "config": config}, trained_runs
 
 
@@ -132,7 +137,9 @@ def format_probe_table(report):
         probes = [format_summary(row["probe_acc"][m]) if m in row["probe_acc"] else "—" for m in modalities]
         rows.append([name, format_summary(row["test_acc"])] + probes)
     note = ("test acc: fused (unimodal rows: their own head). Probe: a linear classifier on frozen, standardized "
-            "features, fit on train, scored on test. random_init: the same seeds' models before any training.")
+            "features, fit on train, scored on test.")
+    if "random_init" in report["results"]:
+        note += " random_init: the same seeds' models before any training."
     return markdown_table(header, rows) + "\n\n" + note
 
 
@@ -190,12 +197,19 @@ def format_regime_table(summaries):
 
 
 def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", fusion="concat", config=None,
-                **overrides):
+                probe=False, **overrides):
     """Train `make_method(alpha)` (default `DGL(alpha)`) for every alpha and seed; choose alpha on validation.
 
     Per alpha (lists in the order of `alphas`): `val_acc`, the summary over seeds of the validation accuracy
-    at the epoch chosen on validation (`history.val_acc[history.best_epoch]`), and `test_acc`, the summary of
-    the test accuracy of that epoch, reported but never used to choose.
+    at the epoch chosen on validation (`history.val_acc[history.best_epoch]`), and `test_acc` and
+    `unimodal_test_acc` (`{modality: summary}`), the test accuracies of that epoch, reported but never used
+    to choose.
+
+    `probe`: `False`, `True` (every alpha) or a collection of alphas whose trained encoders are linear-probed
+    as `probe_compare` probes them (`PROBE_PROTOCOL`: frozen, standardized features, fit on the training
+    split, scored on the test split; reported, never used to choose). Adds `"probe_acc"`: per alpha
+    `{modality: summary}`, or `None` for an alpha not probed. `sweep_row` turns one alpha into a
+    `probe_compare` row.
 
     `best_alpha` has the best mean validation accuracy (ties: the first listed); `at_edge` says whether it is
     the smallest or largest alpha, i.e. whether the grid may not bracket the optimum. `chosen_alpha` applies
@@ -204,25 +218,73 @@ def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", f
     best mean. Alphas that validation cannot tell apart are tied; the largest gives the encoders the largest
     step (DGL's encoders learn from `alpha * sum_m L_m` alone).
 
-    Returns `{"alphas", "val_acc": [summary], "test_acc": [summary], "best_alpha", "chosen_alpha", "at_edge",
-    "config"}`.
+    Returns `{"alphas", "val_acc": [summary], "test_acc": [summary], "unimodal_test_acc": [{m: summary}],
+    "best_alpha", "threshold", "chosen_alpha", "at_edge", "config"}` (`threshold`: the validation accuracy the
+    rule requires), plus `"probe_acc"` when `probe` is set.
     """
     if not alphas:
         raise ValueError("alpha_sweep needs at least one alpha")
+    probed = set(alphas) if probe is True else set(probe or ())
+    unknown = sorted(probed - set(alphas))
+    if unknown:
+        raise ValueError(f"probe names alphas {unknown} that are not in the sweep {list(alphas)}")
     cfg = make_config(config, **overrides)
-    val_acc, test_acc = [], []
+    val_acc, test_acc, unimodal_test_acc, probe_acc = [], [], [], []
     for alpha in alphas:
-        histories = [run(data, make_method(alpha), seed, encoder, fusion, cfg)[1] for seed in seeds]
+        trained = [run(data, make_method(alpha), seed, encoder, fusion, cfg) for seed in seeds]
+        histories = [history for _, history in trained]
         val_acc.append(summarize([h.val_acc[h.best_epoch] for h in histories]))
-        test_acc.append(summarize([h.test_acc for h in histories]))
+        row = summarize_histories(histories)
+        test_acc.append(row["test_acc"])
+        unimodal_test_acc.append(row["unimodal_test_acc"])
+        probe_acc.append({m: summarize([linear_probe(model, m, data.train, data.test) for model, _ in trained])
+                          for m in data.modalities} if alpha in probed else None)
     best = max(range(len(alphas)), key=lambda i: val_acc[i]["mean"])
     threshold = val_acc[best]["mean"] - val_acc[best]["std"] / len(seeds) ** 0.5
     chosen = max(a for a, v in zip(alphas, val_acc) if v["mean"] >= threshold)
     config = {"method": make_method(chosen).name, **report_config(data, seeds, encoder, fusion, cfg),
               "alpha_selection": "one-standard-error rule on validation accuracy over seeds: the largest alpha "
                                  "within one standard error of the best mean; test accuracy is only reported"}
-    return {"alphas": list(alphas), "val_acc": val_acc, "test_acc": test_acc, "best_alpha": alphas[best],
-            "chosen_alpha": chosen, "at_edge": alphas[best] in (min(alphas), max(alphas)), "config": config}
+    study = {"alphas": list(alphas), "val_acc": val_acc, "test_acc": test_acc,
+             "unimodal_test_acc": unimodal_test_acc, "best_alpha": alphas[best], "threshold": threshold,
+             "chosen_alpha": chosen,
+             "at_edge": alphas[best] in (min(alphas), max(alphas)), "config": config}
+    if probed:
+        study["probe_acc"] = probe_acc
+        study["config"]["probe"] = PROBE_PROTOCOL
+    return study
+
+
+def sweep_row(study, alpha):
+    """The `probe_compare` row (`{"test_acc", "unimodal_test_acc", "probe_acc"}`) of `alpha` in an
+    `alpha_sweep(..., probe=...)` study that probed it: reuse the sweep's runs in a comparison table."""
+    i = study["alphas"].index(alpha)
+    if not study.get("probe_acc") or study["probe_acc"][i] is None:
+        raise ValueError(f"alpha {alpha} was not probed; pass probe=True (or a list holding it) to alpha_sweep")
+    return {"test_acc": study["test_acc"][i], "unimodal_test_acc": study["unimodal_test_acc"][i],
+            "probe_acc": study["probe_acc"][i]}
+
+
+def format_alpha_sweep(study):
+    """A markdown table of an `alpha_sweep` study: per alpha, the validation accuracy that chooses (mean ± std),
+    the test accuracy (reported only) and, where the study probed the encoders, each encoder's probe accuracy;
+    the best and the chosen alpha are marked. A note states the rule and the threshold it applied."""
+    modalities = study["config"]["modalities"]
+    probes = study.get("probe_acc") or [None] * len(study["alphas"])
+    header = ["α", "validation acc (chooses)", "test acc (reported)"] + [f"{m} probe (test)" for m in modalities]
+    rows = []
+    for alpha, val, test, probe in zip(study["alphas"], study["val_acc"], study["test_acc"], probes):
+        marks = [mark for mark, a in (("best mean", study["best_alpha"]), ("chosen", study["chosen_alpha"]))
+                 if a == alpha]
+        name = f"{alpha:g}" + (f" ({', '.join(marks)})" if marks else "")
+        rows.append([name, format_summary(val), format_summary(test)] +
+                    [format_summary(probe[m]) if probe else "—" for m in modalities])
+    best = study["val_acc"][study["alphas"].index(study["best_alpha"])]
+    seeds = len(best["per_seed"])
+    note = (f"Mean ± std over {seeds} seeds. Chosen: the largest α whose mean validation accuracy reaches the best "
+            f"mean minus one standard error, {best['mean']:.4f} − {best['std']:.4f}/√{seeds} = "
+            f"{study['threshold']:.4f}.")
+    return markdown_table(header, rows) + "\n\n" + note
 
 
 MEASURE_SEED = 0  # which training samples attenuation_during_training measures when given `samples`

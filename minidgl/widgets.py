@@ -5,10 +5,15 @@ from IPython.display import display
 
 from .experiments import run
 from .methods import Method
+from .methods.dgl import DEFAULT_ALPHA
 from .plots.routing import lab_figure
 from .routing import JOINT, UNIFORM, Routing, dgl_routing
 
-PRESETS = {"joint": JOINT, "uniform": UNIFORM, "DGL": dgl_routing(1.0)}
+PRESETS = {"joint": JOINT, "uniform": UNIFORM, "DGL": dgl_routing(DEFAULT_ALPHA)}
+
+# Epochs per lab run: the default TrainConfig trains 2 epochs on AV-Digits, too few points for a curve; 4 keep a
+# run to a few seconds on CPU.
+LAB_EPOCHS = 4
 
 
 def routing_label(routing):
@@ -27,11 +32,12 @@ class RoutingLab(widgets.VBox):
     """Toggles for `mm_to_encoders` and `uni_to_fusion`, an α slider, presets and a train button.
 
     Each click of `train_button` (or a call to `train()`) trains a fresh model on `data` for `epochs` with
-    the routing the widgets show, appends `(label, History)` to `runs` and redraws the curves in `output`.
+    the routing the widgets show, appends `(label, History)` to `runs` and redraws the curves in `output`;
+    the status line reports the validation accuracy the curves show, at the best epoch.
     `train_options` go to `fit` (e.g. `lr`).
     """
 
-    def __init__(self, data, epochs=10, routing=JOINT, seed=0, **train_options):
+    def __init__(self, data, epochs=LAB_EPOCHS, routing=JOINT, seed=0, **train_options):
         self.data, self.epochs, self.seed, self.train_options = data, epochs, seed, train_options
         self.runs, self.figure = [], None
         self.mm_toggle = widgets.ToggleButton(description="multimodal loss → encoders")
@@ -71,7 +77,8 @@ class RoutingLab(widgets.VBox):
         _, history = run(self.data, Method(routing, name=label), seed=self.seed, epochs=self.epochs,
                          progress=False, **self.train_options)
         self.runs.append((label, history))
-        self.status.value = f"<b>{label}</b>: test accuracy {history.test_acc:.3f}"
+        self.status.value = (f"<b>{label}</b>: best validation accuracy {history.val_acc[history.best_epoch]:.3f} "
+                             f"(epoch {history.best_epoch + 1} of {self.epochs})")
         self.redraw()
         return history
 
@@ -86,6 +93,6 @@ class RoutingLab(widgets.VBox):
         plt.close(self.figure)
 
 
-def routing_lab(data, epochs=10, routing=JOINT, seed=0, **train_options):
+def routing_lab(data, epochs=LAB_EPOCHS, routing=JOINT, seed=0, **train_options):
     """Build the routing lab (an `ipywidgets.VBox`) for `data`, starting at `routing`; nothing is trained yet."""
     return RoutingLab(data, epochs=epochs, routing=routing, seed=seed, **train_options)

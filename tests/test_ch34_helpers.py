@@ -238,6 +238,14 @@ def test_routing_lab_trains_the_routing_its_widgets_show(toy):
     acc_ax, grad_ax = lab.figure.axes
     assert len(acc_ax.lines) == 1 and len(grad_ax.lines) == 2
     assert list(acc_ax.lines[0].get_ydata()) == history.val_acc
+    best = max(history.val_acc)
+    assert "validation accuracy" in lab.status.value and "test" not in lab.status.value
+    assert f"{best:.3f}" in lab.status.value and f"epoch {history.val_acc.index(best) + 1} of 2" in lab.status.value
+
+
+def test_routing_lab_trains_a_few_epochs_by_default(toy):
+    lab = widgets.routing_lab(toy)
+    assert lab.epochs == widgets.LAB_EPOCHS and 4 <= widgets.LAB_EPOCHS <= 6
 
 
 def test_routing_lab_presets(toy):
@@ -246,11 +254,11 @@ def test_routing_lab_presets(toy):
     buttons["uniform"].click()
     assert lab.routing() == minidgl.UNIFORM
     buttons["DGL"].click()
-    assert lab.routing() == minidgl.dgl_routing(1.0)
+    assert lab.routing() == minidgl.dgl_routing(minidgl.methods.dgl.DEFAULT_ALPHA)
     lab.train()
     buttons["joint"].click()
     lab.train()
-    assert [label for label, _ in lab.runs] == ["DGL α=1", "joint"]
+    assert [label for label, _ in lab.runs] == [f"DGL α={minidgl.methods.dgl.DEFAULT_ALPHA:g}", "joint"]
     assert len(lab.figure.axes[0].lines) == 2
 
 
@@ -264,10 +272,50 @@ def test_presets_figure_buttons_show_one_preset(toy):
     assert list(fig.data[0].y) == histories["joint"].val_acc
 
 
-def test_alpha_sweep_ticks_are_the_swept_values():
-    fig = routing_plots.alpha_sweep_figure({4.0: 0.6, 0.25: 0.5, 0.5: 0.6, 1.0: 0.7, 2.0: 0.65}, joint_acc=0.55)
-    ax = fig.axes[0]
+def test_presets_table_reads_each_history(toy):
+    from minidgl.train import History
+    h = History("joint", ["a", "b"], val_acc=[0.5, 0.625], grad_norm={"a": [2.0, 1.0], "b": [0.5, 0.5]},
+                train_unimodal_acc={"a": [0.25, 0.75], "b": [0.1, 0.2]})
+    lines = routing_plots.presets_table({"joint": h}).splitlines()
+    assert lines[0] == ("| routing | validation acc by epoch | a ‖∇‖, first → last epoch "
+                        "| b ‖∇‖, first → last epoch | a logits alone, train acc | b logits alone, train acc |")
+    assert lines[2] == ("| joint | 0.500 0.625 | 2.00 → 1.00 (×0.50) | 0.50 → 0.50 (×1.00) "
+                        "| 0.250 → 0.750 | 0.100 → 0.200 |")
+
+
+def _summary(mean, std=0.01):
+    return {"mean": mean, "std": std, "per_seed": [mean - std, mean, mean + std]}
+
+
+def _study(probed):
+    alphas = [0.25, 0.5, 1.0, 2.0, 4.0]
+    probes = [{"audio": _summary(0.8 + a / 100), "visual": _summary(0.7 + a / 100)} if a in probed else None
+              for a in alphas]
+    return {"alphas": alphas, "val_acc": [_summary(v) for v in (0.6, 0.7, 0.69, 0.65, 0.5)],
+            "best_alpha": 0.5, "threshold": 0.69, "chosen_alpha": 1.0, "probe_acc": probes}
+
+
+def test_alpha_sweep_figure_ticks_are_the_swept_values():
+    fig = routing_plots.alpha_sweep_figure(_study(probed=()))
+    (ax,) = fig.axes
     fig.canvas.draw()
     assert list(ax.get_xticks()) == [0.25, 0.5, 1.0, 2.0, 4.0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.25", "0.5", "1", "2", "4"]
     assert not any(t.get_text() for t in ax.get_xticklabels(minor=True)), "minor ticks must carry no labels"
+    assert ax.get_ylabel() == "validation accuracy (fused)"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["chosen α = 1 (one-standard-error rule)", "best mean α = 0.5",
+                      "tied with the best above this line", "DGL, 3 seeds"]
+    assert [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"] == [0.69]
+
+
+def test_alpha_sweep_figure_plots_the_probed_alphas_and_references():
+    fig = routing_plots.alpha_sweep_figure(_study(probed=(0.25, 0.5, 1.0)), references={"visual": 0.75})
+    val_ax, probe_ax = fig.axes
+    fig.canvas.draw()
+    assert list(probe_ax.get_xticks()) == [0.25, 0.5, 1.0]
+    data_lines = [container.lines[0] for container in probe_ax.containers]  # the error bars' central lines
+    means = [np.asarray(line.get_ydata(), float) for line in data_lines]
+    np.testing.assert_allclose(means, [[0.8025, 0.805, 0.81], [0.7025, 0.705, 0.71]])
+    assert [line.get_ydata()[0] for line in probe_ax.lines if line.get_linestyle() == "--"] == [0.75]
+    assert probe_ax.get_ylabel() == "linear-probe accuracy (test)"

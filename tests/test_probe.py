@@ -87,7 +87,7 @@ def fake_run(val, test):
     its chosen epoch (1; epoch 0 is higher, to show that the chosen epoch is read) and `test[alpha]` on test."""
     def run(data, method, seed, encoder, fusion, config):
         history = History("dgl", ["a", "b"], val_acc=[1.0, val[method.alpha] + seed / 100, 0.0], best_epoch=1,
-                          test_acc=test[method.alpha])
+                          test_acc=test[method.alpha], test_unimodal_acc={"a": 0.5, "b": 0.25})
         return None, history
     return run
 
@@ -121,6 +121,7 @@ def test_alpha_sweep_one_standard_error_rule_takes_the_largest_tied_alpha(toy, m
     study = studies.alpha_sweep(toy, [0.25, 0.5, 1.0, 2.0, 4.0], seeds=(0, 2))
     assert study["best_alpha"] == 0.5 and study["at_edge"] is False
     assert study["chosen_alpha"] == 1.0  # means 0.810 0.815 0.806 0.800: within 0.815 - 0.01 are 0.25, 0.5, 1.0
+    assert study["threshold"] == pytest.approx(0.805)
     assert "one-standard-error" in study["config"]["alpha_selection"]
 
 
@@ -138,3 +139,55 @@ def test_alpha_sweep_trains_each_alpha(toy):
     assert_summary(study["test_acc"][1], 1)
     _, history = experiments.run(toy, minidgl.DGL(2.0), seed=0, epochs=1, progress=False)
     assert study["test_acc"][1]["per_seed"] == [history.test_acc]
+
+
+def test_alpha_sweep_probes_the_alphas_asked_for_with_probe_compares_protocol(toy, monkeypatch):
+    calls = []
+    monkeypatch.setattr(studies, "linear_probe",
+                        lambda model, m, train, test: calls.append((m, train, test)) or len(calls) / 10)
+    study = studies.alpha_sweep(toy, [0.5, 2.0], seeds=(0, 1), probe=[2.0], epochs=1, progress=False)
+    assert study["probe_acc"][0] is None and list(study["probe_acc"][1]) == ["a", "b"]
+    assert study["probe_acc"][1]["a"]["per_seed"] == [0.1, 0.2]  # encoder a of seeds 0 and 1, then b
+    assert study["probe_acc"][1]["b"]["per_seed"] == [0.3, 0.4]
+    assert all(train is toy.train and test is toy.test for _, train, test in calls) and len(calls) == 4
+    assert study["config"]["probe"]["fit_split"] == "train" and study["config"]["probe"]["score_split"] == "test"
+    assert "probe_acc" not in studies.alpha_sweep(toy, [0.5], seeds=(0,), epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"probe names alphas \[3.0\]"):
+        studies.alpha_sweep(toy, [0.5, 2.0], probe=[3.0])
+
+
+def test_alpha_sweep_probe_true_probes_each_run_as_trained(toy):
+    study = studies.alpha_sweep(toy, [1.0, 0.5], seeds=(0,), probe=True, epochs=1, progress=False)
+    model, history = experiments.run(toy, minidgl.DGL(0.5), seed=0, epochs=1, progress=False)
+    assert study["probe_acc"][1]["b"]["per_seed"] == [linear_probe(model, "b", toy.train, toy.test)]
+    assert study["unimodal_test_acc"][1]["a"]["per_seed"] == [history.test_unimodal_acc["a"]]
+    assert all(study["probe_acc"][i] is not None for i in range(2))
+
+
+def test_sweep_row_is_a_probe_compare_row_of_one_alpha(toy, monkeypatch):
+    monkeypatch.setattr(studies, "linear_probe", lambda model, m, train, test: 0.5)
+    study = studies.alpha_sweep(toy, [0.5, 2.0], seeds=(0, 1), probe=[0.5], epochs=1, progress=False)
+    row = studies.sweep_row(study, 0.5)
+    assert set(row) == ROW and row["test_acc"] is study["test_acc"][0]
+    assert_summary(row["probe_acc"]["a"], 2) and list(row["unimodal_test_acc"]) == ["a", "b"]
+    with pytest.raises(ValueError, match="alpha 2.0 was not probed"):
+        studies.sweep_row(study, 2.0)
+    report = studies.probe_compare(toy, methods=("joint",), seeds=(0, 1), epochs=1, progress=False,
+                                   random_init=False)
+    assert list(report["results"]) == ["joint"]
+    report["results"]["dgl"] = row
+    table = studies.format_probe_table(report)
+    assert "| dgl | " in table and "random_init" not in table
+
+
+def test_format_alpha_sweep_marks_the_choice_and_states_the_threshold(toy, monkeypatch):
+    val = {0.25: 0.800, 0.5: 0.805, 1.0: 0.796, 2.0: 0.790}
+    monkeypatch.setattr(studies, "run", fake_run(val, dict.fromkeys(val, 0.5)))
+    monkeypatch.setattr(studies, "linear_probe", lambda model, m, train, test: 0.75)
+    study = studies.alpha_sweep(toy, [0.25, 0.5, 1.0, 2.0], seeds=(0, 2), probe=[0.5])
+    lines = studies.format_alpha_sweep(study).splitlines()
+    assert lines[0] == "| α | validation acc (chooses) | test acc (reported) | a probe (test) | b probe (test) |"
+    assert lines[2] == "| 0.25 | 0.810 ± 0.014 | 0.500 ± 0.000 | — | — |"
+    assert lines[3] == "| 0.5 (best mean) | 0.815 ± 0.014 | 0.500 ± 0.000 | 0.750 ± 0.000 | 0.750 ± 0.000 |"
+    assert lines[4].startswith("| 1 (chosen) | 0.806 ± 0.014 |")
+    assert lines[-1].endswith("0.8150 − 0.0141/√2 = 0.8050.")

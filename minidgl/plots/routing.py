@@ -1,9 +1,11 @@
 """Figures for chapter 4: the routing lab's curves, a static, explorable comparison of routing presets, and
-DGL's accuracy against its unimodal weight alpha."""
+DGL's accuracy (and its encoders' linear probes) against its unimodal weight alpha."""
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from ..experiments import markdown_table
 
 
 def lab_figure(runs):
@@ -55,19 +57,66 @@ def presets_figure(histories):
     return fig
 
 
-def alpha_sweep_figure(accuracies, joint_acc, title="DGL's unimodal weight α"):
-    """DGL's test accuracy per unimodal weight, `accuracies` `{alpha: accuracy}`, on a log axis ticked at exactly
-    the swept alphas (plain labels, no minor labels), with joint training's `joint_acc` as a dashed line.
+def presets_table(histories):
+    """A markdown table of the runs `presets_figure` draws, `{label: History}`: the validation accuracy per
+    epoch, and per encoder its gradient norm at the first and last epoch (with their ratio) and the training
+    accuracy of its own logits (the head's block for that modality alone) at the first and last epoch."""
+    modalities = next(iter(histories.values())).modalities
+    header = ["routing", "validation acc by epoch"]
+    header += [f"{m} ‖∇‖, first → last epoch" for m in modalities]
+    header += [f"{m} logits alone, train acc" for m in modalities]
+    rows = []
+    for label, h in histories.items():
+        grads = [h.grad_norm[m] for m in modalities]
+        accs = [h.train_unimodal_acc[m] for m in modalities]
+        rows.append([label, " ".join(f"{a:.3f}" for a in h.val_acc)]
+                    + [f"{g[0]:.2f} → {g[-1]:.2f} (×{g[-1] / g[0]:.2f})" for g in grads]
+                    + [f"{a[0]:.3f} → {a[-1]:.3f}" for a in accs])
+    return markdown_table(header, rows)
 
-    Returns a matplotlib Figure.
-    """
-    alphas = sorted(accuracies)
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(alphas, [accuracies[a] for a in alphas], "o-", label="DGL")
-    ax.axhline(joint_acc, color="gray", ls="--", label="joint")
-    ax.set(xscale="log", xlabel="α", ylabel="test accuracy", title=title)
+
+def _alpha_axis(ax, alphas):
+    """A log x axis ticked at exactly `alphas`, plain labels, no minor labels."""
+    ax.set_xscale("log")
     ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.legend()
+    ax.set_xlabel("α")
+
+
+def alpha_sweep_figure(study, references=None, title="DGL's unimodal weight α"):
+    """An `alpha_sweep` study: validation accuracy (mean ± std over seeds) against α, the best and the chosen
+    (one-standard-error) α marked, the rule's threshold dashed; and, when the study probed its encoders, each
+    encoder's linear-probe accuracy (mean ± std) at the probed α, with `references` `{modality: accuracy}`
+    (e.g. the unimodal twins' probes) as dashed lines. Both axes are ticked at exactly the swept values.
+    Returns a matplotlib Figure.
+    """
+    alphas = study["alphas"]
+    probes = [(a, p) for a, p in zip(alphas, study.get("probe_acc") or []) if p is not None]
+    fig, axes = plt.subplots(1, 2 if probes else 1, figsize=(10, 3.4) if probes else (5, 3.4), squeeze=False)
+    ax = axes[0, 0]
+    ax.errorbar(alphas, [s["mean"] for s in study["val_acc"]], yerr=[s["std"] for s in study["val_acc"]],
+                fmt="o-", capsize=3, label=f"DGL, {len(study['val_acc'][0]['per_seed'])} seeds")
+    best, chosen = study["best_alpha"], study["chosen_alpha"]
+    ax.axvline(chosen, color="C2", ls=":", label=f"chosen α = {chosen:g} (one-standard-error rule)")
+    if best != chosen:
+        ax.axvline(best, color="C3", ls=":", label=f"best mean α = {best:g}")
+    if "threshold" in study:
+        ax.axhline(study["threshold"], color="gray", ls="--", lw=1,
+                   label="tied with the best above this line")
+    _alpha_axis(ax, alphas)
+    ax.set(ylabel="validation accuracy (fused)", title=title)
+    ax.legend(fontsize=7)
+    if probes:
+        ax = axes[0, 1]
+        for i, m in enumerate(probes[0][1]):
+            color = f"C{i}"
+            ax.errorbar([a for a, _ in probes], [p[m]["mean"] for _, p in probes],
+                        yerr=[p[m]["std"] for _, p in probes], fmt="o-", capsize=3, color=color,
+                        label=f"DGL's {m} encoder")
+            if references and m in references:
+                ax.axhline(references[m], color=color, ls="--", lw=1, label=f"unimodal {m} encoder")
+        _alpha_axis(ax, [a for a, _ in probes])
+        ax.set(ylabel="linear-probe accuracy (test)", title="what the encoders learned")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
