@@ -136,22 +136,6 @@ def test_compare_with_histories_matches_compare(toy, small_comparison):
         == report["results"]["joint"]
 
 
-def test_dynamics_figure_has_a_trace_per_stat_modality_and_seed(small_comparison):
-    _, histories = small_comparison
-    fig = balancing.dynamics_figure(histories["ogm-ge"], histories["mmpareto"])
-    assert len(fig.data) == 4 * 2 * 2  # (rho, k, cos, conflict) x modalities x seeds
-    assert {trace.legendgroup for trace in fig.data} == {"a", "b"}
-    assert all(len(trace.y) == 2 for trace in fig.data)
-
-
-def test_inside_accuracy_figure_groups_modalities(small_comparison):
-    fig = balancing.inside_accuracy_figure(small_comparison[0])
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["joint", "ogm-ge", "mmpareto"]
-    assert len(ax.patches) == 3 * 2
-    plt.close(fig)
-
-
 def test_step_cost_ratios_and_figure(toy):
     model = minidgl.build_model(toy)
     costs = timing.step_cost(model, toy, methods=("joint", "mmpareto"), repeats=2)
@@ -236,12 +220,6 @@ def test_probe_figure_bars_lines_and_no_random_init(small_probe_comparison):
     heights = sorted(p.get_height() for p in left.patches)
     assert heights == pytest.approx(sorted(results[label]["probe_acc"][m]["mean"]
                                            for label in ("joint", "ogm-ge", "mmpareto") for m in ("a", "b")))
-    plt.close(fig)
-
-
-def test_inside_accuracy_figure_skips_random_init(small_probe_comparison):
-    fig = balancing.inside_accuracy_figure(small_probe_comparison[0])
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["joint", "ogm-ge", "mmpareto"]
     plt.close(fig)
 
 

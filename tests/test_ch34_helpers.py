@@ -139,18 +139,11 @@ def test_attenuation_over_seeds_summarizes_each_checkpoint(toy):
 
 def test_chapter3_figures_and_table(toy):
     study = studies.attenuation_during_training(toy, epochs=2, checkpoints=(1, 2), progress=False)
-    table = attenuation.summary_table(study)
-    lines = table.splitlines()
-    assert len(lines) == 2 + 2 * 2 and lines[0].startswith("| epoch | encoder | p_y ≥ q_y |")
-    assert lines[2].startswith("| 1 | a | ") and lines[2].count("|") == lines[0].count("|")
     fig = attenuation.factor_histograms(study)
     assert [len(ax.patches) for ax in fig.axes] == [2, 2]
     fig = attenuation.error_scatter_figure(study, (1, 2))
     assert len(fig.axes) == 4 and all(len(ax.collections) == 2 for ax in fig.axes)
     assert fig.axes[0].get_xlabel() == "1 − q_y: the joint model's a head"
-    fig = attenuation.loss_gradient_norms_figure(study)
-    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
-    assert list(fig.axes[1].lines[1].get_ydata()) == study["norms"]["b"]["fused"]
 
 
 # Chapter 4

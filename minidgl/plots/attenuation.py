@@ -4,9 +4,7 @@ from matplotlib.ticker import NullFormatter
 import numpy as np
 import plotly.graph_objects as go
 
-from ..diagnostics import attenuation_summary, fused_error_vs_margin
-
-FRACTIONS = ["p_y >= q_y", "exact condition agrees", "argmax u = y", "fused feature gradient larger", "bound holds"]
+from ..diagnostics import fused_error_vs_margin
 
 
 def head_label(modality):
@@ -17,23 +15,6 @@ def head_label(modality):
 def epoch_label(epoch):
     """`"before training"` for epoch 0, else `"after epoch N"`."""
     return "before training" if epoch == 0 else f"after epoch {epoch}"
-
-
-def summary_table(study):
-    """A markdown table of an `attenuation_during_training` study: one row per (checkpoint, encoder) with the
-    `attenuation_summary` fractions and the ratio `||grad_theta L_mm|| / ||grad_theta L_m^uni||` at that epoch."""
-    header = ["epoch", "encoder", *(f.replace(">=", "≥") for f in FRACTIONS), "median factor",
-              "‖∇θ L_mm‖ / ‖∇θ L_uni‖"]
-    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    for epoch, per_modality in study["checkpoints"].items():
-        for m, measured in per_modality.items():
-            summary = attenuation_summary(measured)
-            index = study["epochs"].index(epoch)
-            fused, unimodal = (study["norms"][m][loss][index] for loss in ("fused", "unimodal"))
-            cells = [f"{summary[f]:.1%}" for f in FRACTIONS]
-            cells += [f"{summary['median factor']:.2g}", f"{fused / unimodal:.2g}"]
-            lines.append(f"| {epoch} | {m} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def factor_histograms(study):
@@ -76,22 +57,6 @@ def error_scatter_figure(study, epochs):
                    ylabel="1 − p_y: the fused prediction", title=f"encoder '{m}', {epoch_label(epoch)}")
             ax.legend(fontsize=8)
     fig.tight_layout()
-    return fig
-
-
-def loss_gradient_norms_figure(study):
-    """One panel per encoder: the norm of its parameter gradient from the fused loss and from its own unimodal
-    loss, per epoch, both at the parameters joint training reached (`study["norms"]`). Returns a Figure."""
-    norms = study["norms"]
-    fig, axes = plt.subplots(1, len(norms), figsize=(5 * len(norms), 3.2), squeeze=False)
-    for ax, (m, per_loss) in zip(axes[0], norms.items()):
-        epochs = study["epochs"]
-        ax.plot(epochs, per_loss["unimodal"], marker="o", ms=3, label="own unimodal loss L_uni (its head alone)")
-        ax.plot(epochs, per_loss["fused"], marker="o", ms=3, label="fused loss L_mm (what joint training uses)")
-        ax.set(yscale="log", xlabel="epoch of joint training", ylabel="‖∇θ L‖ on the training split",
-               title=f"encoder '{m}'")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=9)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 

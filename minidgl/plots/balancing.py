@@ -30,37 +30,6 @@ def k_of_rho_figure(alphas=(0.1, 0.8), rho_max=3.0):
     return fig
 
 
-def _stat_traces(fig, histories, key, row, col, showlegend):
-    """Add one line per (modality, seed) of `history.method_stats["<key>:<m>"]` to subplot (row, col)."""
-    for seed, history in enumerate(histories):
-        for m in history.modalities:
-            values = history.method_stats[f"{key}:{m}"]
-            fig.add_trace(go.Scatter(
-                x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", marker={"size": 4},
-                line={"color": COLORS.get(m)}, opacity=1.0 if seed == 0 else 0.45, name=m, legendgroup=m,
-                showlegend=showlegend and seed == 0,
-                hovertemplate=f"{key} ({m}, run {seed})<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>"), row=row, col=col)
-
-
-def dynamics_figure(ogm_histories, mmpareto_histories):
-    """Plotly 2x2 grid of per-epoch means from `History.method_stats`, one line per modality and run:
-    OGM-GE's `rho` and `k` (top), MMPareto's gradient cosine and conflict fraction (bottom).
-    `ogm_histories`, `mmpareto_histories`: lists of `History` (e.g. one per seed)."""
-    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.12, vertical_spacing=0.16, subplot_titles=(
-        "OGM-GE: discrepancy ratio ρ", "OGM-GE: gradient coefficient k",
-        "MMPareto: cos(g_mm, g_uni) on the encoder", "MMPareto: fraction of conflicting steps"))
-    for (histories, key, row, col) in ((ogm_histories, "rho", 1, 1), (ogm_histories, "k", 1, 2),
-                                       (mmpareto_histories, "cos", 2, 1), (mmpareto_histories, "conflict", 2, 2)):
-        _stat_traces(fig, histories, key, row, col, showlegend=(row, col) == (1, 1))
-    fig.add_hline(y=1, line_dash="dash", line_color="gray", row=1, col=1)
-    fig.add_hline(y=0, line_dash="dash", line_color="gray", row=2, col=1)
-    fig.update_xaxes(title_text="epoch", row=2)
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_layout(height=560, title="Balancing signals over training (faint lines: other seeds)",
-                      legend={"orientation": "h", "y": -0.12}, margin={"t": 80})
-    return fig
-
-
 def window_means(values, window):
     """`(centers, means)`: the mean of `values` over consecutive windows of `window` steps (the last window may
     be shorter) and each window's centre, in steps counted from 1. Lists of floats."""
@@ -226,30 +195,6 @@ def probe_figure(report):
     fig.legend(handles, names, fontsize=8, ncol=4, loc="lower center")
     fig.suptitle("How good is each encoder? (mean ± std over seeds, dots: seeds; y axes zoomed)", fontsize=11)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    return fig
-
-
-def inside_accuracy_figure(report):
-    """Grouped bars: test accuracy of each modality's unimodal logits inside each multimodal model of a
-    `compare` report (mean ± std), with dashed lines at the separately trained unimodal models.
-    Returns a matplotlib Figure."""
-    results, modalities = report["results"], report["config"]["modalities"]
-    labels = _multimodal_labels(results)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    width = 0.8 / len(modalities)
-    for i, m in enumerate(modalities):
-        summaries = [results[label]["unimodal_test_acc"][m] for label in labels]
-        x = np.arange(len(labels)) + (i - (len(modalities) - 1) / 2) * width
-        ax.bar(x, [s["mean"] for s in summaries], width, yerr=[s["std"] for s in summaries], capsize=3,
-               color=COLORS.get(m), alpha=0.8, label=f"{m} logits inside the model")
-        if f"unimodal:{m}" in results:
-            ax.axhline(results[f"unimodal:{m}"]["test_acc"]["mean"], color=COLORS.get(m), ls="--", lw=1,
-                       label=f"{m} trained alone")
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set(ylabel="test accuracy", title="How good is each encoder inside the multimodal model?")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8, ncol=2, loc="upper left")
-    fig.tight_layout()
     return fig
 
 

@@ -5,42 +5,6 @@ import plotly.graph_objects as go
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
-def history_curve(history, split="val", modality=None):
-    """One accuracy-per-epoch list from a `History`: `split` "train" or "val"; `modality` None for the
-    method's headline accuracy (fused, or the trained modality's for unimodal runs)."""
-    if modality is None and history.method.startswith("unimodal:"):
-        modality = history.method.partition(":")[2]
-    if modality is None:
-        return history.train_acc if split == "train" else history.val_acc
-    return (history.train_unimodal_acc if split == "train" else history.val_unimodal_acc)[modality]
-
-
-def training_curves(runs, title="accuracy per epoch"):
-    """A plotly `go.Figure`: one line per `History` in `runs` `{label: [History per seed]}`, colour by label.
-
-    Hover shows label, run and accuracy; clicking a legend entry hides every run of that label; two buttons
-    switch between validation and training accuracy. Traces: validation curves first, then training curves.
-    """
-    fig = go.Figure()
-    for split in ("val", "train"):
-        for k, (label, histories) in enumerate(runs.items()):
-            for seed, history in enumerate(histories):
-                curve = history_curve(history, split)
-                fig.add_trace(go.Scatter(
-                    x=list(range(1, len(curve) + 1)), y=curve, mode="lines", name=label, legendgroup=label,
-                    showlegend=seed == 0, visible=split == "val",
-                    line={"color": PALETTE[k % len(PALETTE)], "width": 1.5},
-                    hovertemplate=f"{label}, run {seed}<br>epoch %{{x}}: %{{y:.3f}}<extra>{split}</extra>"))
-    half = len(fig.data) // 2
-    buttons = [{"label": name, "method": "update",
-                "args": [{"visible": [first] * half + [not first] * half}, {"yaxis.title.text": f"{name} accuracy"}]}
-               for name, first in (("validation", True), ("training", False))]
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="validation accuracy", height=380,
-                      template="plotly_white",
-                      updatemenus=[{"type": "buttons", "direction": "right", "buttons": buttons, "x": 1.0, "y": 1.15}])
-    return fig
-
-
 def mean_std_bars(summaries, ylabel="test accuracy", title=None, reference=None):
     """A matplotlib `Figure`: one bar per entry of `summaries` `{label: {"mean", "std", "per_seed"}}`, the
     std as an error bar and each seed as a dot. `reference` (a float) draws a dashed horizontal line."""
@@ -56,26 +20,6 @@ def mean_std_bars(summaries, ylabel="test accuracy", title=None, reference=None)
         ax.axhline(reference, color="k", ls="--", lw=1)
     ax.set_xticks(range(len(labels)), labels, rotation=20)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def report_bars(report, ylabel="test accuracy", title=None, reference=None):
-    """`mean_std_bars` of a `minidgl.compare` report's headline `test_acc`, one bar per method."""
-    return mean_std_bars({label: row["test_acc"] for label, row in report["results"].items()}, ylabel, title,
-                         reference)
-
-
-def sweep_lines(values, series, xlabel, ylabel="test accuracy", title=None):
-    """A matplotlib `Figure`: one line per entry of `series` `{label: [accuracy per value]}` against `values`."""
-    fig, ax = plt.subplots()
-    for k, (label, ys) in enumerate(series.items()):
-        ax.plot(values, ys, "o-", color=PALETTE[k % len(PALETTE)], label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend()
     if title:
         ax.set_title(title)
     fig.tight_layout()

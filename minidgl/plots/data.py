@@ -3,26 +3,6 @@ import matplotlib.pyplot as plt
 import torch
 
 
-def digits_grid(images, labels, per_class=6, num_classes=10):
-    """A matplotlib `Figure`: `per_class` images `(n, 1, h, w)` (or `(n, h, w)`) of each class, one row per class.
-
-    `labels` `(n,)`. The first `per_class` samples of each class are shown, in dataset order.
-    """
-    images = images.reshape(len(images), *images.shape[-2:])
-    fig, axes = plt.subplots(num_classes, per_class, figsize=(per_class * 0.8, num_classes * 0.8), squeeze=False)
-    for k in range(num_classes):
-        index = torch.nonzero(labels == k).flatten()[:per_class]
-        for j, ax in enumerate(axes[k]):
-            if j < len(index):
-                ax.imshow(images[index[j]].numpy(), cmap="gray_r")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-        axes[k, 0].set_ylabel(str(k), rotation=0, labelpad=10)
-    fig.tight_layout(pad=0.2)
-    return fig
-
-
 def spectrogram_grid(spectrograms, row_labels, col_labels, max_hz, duration_s, marks_hz=None):
     """A matplotlib `Figure` of log-spectrograms `(rows, cols, freq_bins, frames)` with frequency in Hz.
 
