@@ -67,7 +67,8 @@ def compare_with_histories(data, methods=("unimodal", "joint", "uniform", "dgl")
     for label, method in expand_methods(methods, data.modalities, alpha):
         histories[label] = [run(data, method, seed, encoder, fusion, cfg)[1] for seed in seeds]
         results[label] = summarize_histories(histories[label])
-    config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha, **report_config(data, seeds, encoder, fusion, cfg)}
+    config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha,
+              **report_config(data, seeds, encoder, fusion, cfg)}
     return {"results": results, "config": config}, histories
 
 

@@ -61,6 +61,13 @@ def probe_row(data, models, histories, modalities):
     return {**summarize_histories(histories), "probe_acc": probes}
 
 
+def random_init_row(data, seeds, encoder="mlp", fusion="concat", device=None):
+    """The `probe_row` of the untrained models `run` starts from for `seeds`: every encoder probed, and the
+    untrained models' test accuracies."""
+    initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(device)) for seed in seeds]
+    return probe_row(data, initial, [untrained_history(model, data) for model in initial], data.modalities)
+
+
 def probe_compare(data, methods=("unimodal", "joint"), seeds=(0, 1, 2), encoder="mlp", fusion="concat", alpha=None,
                   config=None, random_init=True, **overrides):
     """Train every method on every seed (as `compare`), then linear-probe each trained encoder.
@@ -88,11 +95,7 @@ def probe_compare_with_runs(data, methods=("unimodal", "joint"), seeds=(0, 1, 2)
     model without training it again. The report is exactly `probe_compare`'s."""
     cfg = make_config(config, **overrides)
     runs = expand_methods(methods, data.modalities, alpha)
-    results = {}
-    if random_init:
-        initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(cfg.device)) for seed in seeds]
-        results["random_init"] = probe_row(data, initial, [untrained_history(m, data) for m in initial],
-                                           data.modalities)
+    results = {"random_init": random_init_row(data, seeds, encoder, fusion, cfg.device)} if random_init else {}
     trained_runs = {}
     for label, method in runs:
         trained = trained_runs[label] = [run(data, method, seed, encoder, fusion, cfg) for seed in seeds]
@@ -116,8 +119,7 @@ def probe_runs(data, runs, seeds=(0, 1, 2), encoder="mlp", fusion="concat", conf
     wrong = {label: len(pairs) for label, pairs in runs.items() if len(pairs) != len(seeds)}
     if wrong:
         raise ValueError(f"need one (model, History) per seed {list(seeds)}; got {wrong} runs")
-    initial = [initial_model(data, seed, encoder, fusion).to(resolve_device(cfg.device)) for seed in seeds]
-    results = {"random_init": probe_row(data, initial, [untrained_history(m, data) for m in initial], data.modalities)}
+    results = {"random_init": random_init_row(data, seeds, encoder, fusion, cfg.device)}
     for label, pairs in runs.items():
         own = [m for m in data.modalities if pairs[0][1].method == f"unimodal:{m}"]
         results[label] = probe_row(data, [model for model, _ in pairs], [history for _, history in pairs],
@@ -237,8 +239,8 @@ def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", f
         row = summarize_histories(histories)
         test_acc.append(row["test_acc"])
         unimodal_test_acc.append(row["unimodal_test_acc"])
-        probe_acc.append({m: summarize([linear_probe(model, m, data.train, data.test) for model, _ in trained])
-                          for m in data.modalities} if alpha in probed else None)
+        probe_acc.append(probe_row(data, [model for model, _ in trained], histories, data.modalities)["probe_acc"]
+                         if alpha in probed else None)
     best = max(range(len(alphas)), key=lambda i: val_acc[i]["mean"])
     threshold = val_acc[best]["mean"] - val_acc[best]["std"] / len(seeds) ** 0.5
     chosen = max(a for a, v in zip(alphas, val_acc) if v["mean"] >= threshold)
