@@ -5,6 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from . import cache
 from .models.fusion import ConcatFusion, SumFusion
 from .routing import JOINT
 
@@ -334,20 +335,34 @@ def linear_probe(model, modality, train, test, steps=PROBE_STEPS, lr=PROBE_LR, s
     """Accuracy on `test` of a linear classifier trained (Adam, full batch, `steps` steps) on frozen `modality`
     features of `train`, both standardized with `train`'s statistics: how much class information the encoder
     holds, whatever head it was trained with. The settings are fixed, so nothing is tuned on `test`.
-    The gradient of the cross-entropy is computed in closed form (`cross_entropy_grads`).
+    The gradient of the cross-entropy is computed in closed form (`cross_entropy_grads`). A probe
+    `minidgl.cache` holds (same encoder weights, data and settings) is read back instead of fit again.
     """
+    encoder = model.encoders[modality]
+    device = next(encoder.parameters()).device
+    key = cache.key("probe", device, encoder=[type(encoder).__qualname__, encoder.state_dict()], train=train,
+                    test=test, modality=modality, steps=steps, lr=lr, seed=seed)
+    stored = cache.load(key) if cache.cacheable(encoder) else None
+    if stored is None:
+        stored = _fit_linear_probe(model, modality, train, test, steps, lr, seed)
+        if cache.cacheable(encoder):
+            cache.save(key, stored)
+    return stored
+
+
+def _fit_linear_probe(model, modality, train, test, steps, lr, seed):
+    """`linear_probe` computed; touches no global random generator."""
     generator = torch.Generator().manual_seed(seed)
     z_train, z_test = standardize(encode(model, train, modality), encode(model, test, modality))
     y_train, y_test = train.labels.to(z_train.device), test.labels.to(z_test.device)
-    probe = torch.nn.Linear(z_train.shape[1], train.num_classes).to(z_train.device)
-    with torch.no_grad():
-        probe.weight.copy_(0.01 * torch.randn(probe.weight.shape, generator=generator))
-        probe.bias.zero_()
-    optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
+    shape = (train.num_classes, z_train.shape[1])
+    weight = torch.nn.Parameter((0.01 * torch.randn(shape, generator=generator)).to(z_train.device))
+    bias = torch.nn.Parameter(torch.zeros(train.num_classes, device=z_train.device))
+    optimizer = torch.optim.Adam([weight, bias], lr=lr)
     features_t = z_train.T.contiguous()
     targets_t = F.one_hot(y_train, train.num_classes).T.to(z_train.dtype)
     with torch.no_grad():
         for _ in range(steps):
-            probe.weight.grad, probe.bias.grad = cross_entropy_grads(probe.weight, probe.bias, features_t, targets_t)
+            weight.grad, bias.grad = cross_entropy_grads(weight, bias, features_t, targets_t)
             optimizer.step()
-        return (probe(z_test).argmax(1) == y_test).float().mean().item()
+        return (torch.addmm(bias, z_test, weight.T).argmax(1) == y_test).float().mean().item()

@@ -1,10 +1,12 @@
 """Compare methods over seeds: validation-selected test accuracy, mean and spread, as a table or JSON."""
 import statistics
+from dataclasses import fields
 
+from . import cache
 from .methods import get_method
 from .methods.dgl import DEFAULT_ALPHA
 from .models import build_model
-from .runtime import seed_everything
+from .runtime import resolve_device, rng_state, seed_everything, set_rng_state
 from .train import fit, make_config
 
 
@@ -42,9 +44,27 @@ def initial_model(data, seed=0, encoder="mlp", fusion="concat"):
 
 
 def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **overrides):
-    """Build a fresh model (initialised from `seed`) and `fit` it with `method`. Returns `(model, History)`."""
+    """Build a fresh model (initialised from `seed`) and `fit` it with `method`. Returns `(model, History)`.
+
+    A run `minidgl.cache` holds (same data, method, seed, model, settings, torch, device, threads and minidgl
+    source) is read back instead of trained: the same weights and `History`, and the random generators left
+    in the state training leaves them in.
+    """
+    cfg = make_config(config, seed=seed, **overrides)
+    method = get_method(method)
     model = initial_model(data, seed, encoder, fusion)
-    return model, fit(model, data, method, config, seed=seed, **overrides)
+    device = resolve_device(cfg.device)
+    settings = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "progress"}
+    key = cache.key("run", device, data=data, method=method, encoder=encoder, fusion=fusion, config=settings)
+    stored = cache.load(key) if cache.cacheable(method) else None
+    if stored is not None:
+        model.load_state_dict(stored["model"])
+        set_rng_state(stored["rng"])
+        return model.to(device), stored["history"]
+    history = fit(model, data, method, cfg)
+    if cache.cacheable(method):
+        cache.save(key, {"model": model.state_dict(), "history": history, "rng": rng_state()})
+    return model, history
 
 
 def compare(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 2), encoder="mlp",

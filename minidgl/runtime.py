@@ -12,6 +12,21 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
+def rng_state():
+    """The state of every generator `seed_everything` seeds (Python, NumPy, PyTorch CPU and CUDA)."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state):
+    """Restore generators to a `rng_state()` (CUDA ones only where as many devices are visible)."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def default_device():
     """`cuda` when a GPU is visible, else `cpu`."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -18,3 +18,9 @@ def digits():
 def toy():
     """A small, easy two-modality toy that trains in well under a second."""
     return minidgl.make_gaussian_toy({"a": 5.0, "b": 2.0}, num_classes=4, dim=8, n=400)
+
+
+@pytest.fixture(autouse=True)
+def _no_result_cache(monkeypatch):
+    """Tests compute everything; tests of the cache point it at a folder of their own."""
+    monkeypatch.setenv("MINIDGL_CACHE", "off")

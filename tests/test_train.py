@@ -16,8 +16,9 @@ def test_fit_records_curves_and_restores_the_validation_selected_epoch(toy):
 
 def test_on_epoch_end_sees_every_epoch_and_the_parameters_reached(toy):
     seen = []
-    model, _ = run(toy, "joint", epochs=3, progress=False,
-                   on_epoch_end=lambda epoch, m: seen.append((epoch, m.fusion.fc_out.bias.detach().clone())))
+    model = minidgl.build_model(toy)
+    minidgl.fit(model, toy, "joint", epochs=3, progress=False,
+                on_epoch_end=lambda epoch, m: seen.append((epoch, m.fusion.fc_out.bias.detach().clone())))
     assert [epoch for epoch, _ in seen] == [1, 2, 3]
     assert not torch.equal(seen[0][1], seen[2][1])
 

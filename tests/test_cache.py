@@ -1,0 +1,108 @@
+"""The result cache: a cached run or probe is exactly what computing it gives, and anything that could change
+the result changes the key."""
+import pytest
+import torch
+
+import minidgl
+from minidgl import cache, diagnostics, experiments
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIDGL_CACHE", str(tmp_path / "results"))
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def count_fits(monkeypatch):
+    """How many times `run` really trained."""
+    calls = []
+    real_fit = experiments.fit
+
+    def counting_fit(*args, **kwargs):
+        calls.append(args[2])
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(experiments, "fit", counting_fit)
+    return calls
+
+
+def run_twice(data, method, count_fits, **overrides):
+    model, history = experiments.run(data, method, seed=1, epochs=2, progress=False, **overrides)
+    after_training = torch.rand(3)
+    again, history_again = experiments.run(data, method, seed=1, epochs=2, progress=False, **overrides)
+    return (model, history, after_training), (again, history_again, torch.rand(3))
+
+
+def test_a_cached_run_is_the_run_it_stores(toy, cache_dir, count_fits):
+    (model, history, rand), (again, history_again, rand_again) = run_twice(toy, "dgl", count_fits)
+    assert len(count_fits) == 1, "the second run should be read from the cache"
+    assert history_again.to_dict() == history.to_dict()
+    for name, value in model.state_dict().items():
+        assert torch.equal(again.state_dict()[name], value), name
+    assert torch.equal(rand_again, rand), "the random generators should be left as training leaves them"
+    assert any(cache_dir.rglob("*.pt"))
+
+
+def test_cache_off_recomputes_and_writes_nothing(toy, cache_dir, count_fits, monkeypatch):
+    monkeypatch.setenv("MINIDGL_CACHE", "off")
+    run_twice(toy, "joint", count_fits)
+    assert len(count_fits) == 2 and not cache_dir.exists()
+
+
+def test_methods_defined_outside_minidgl_are_never_cached(toy, cache_dir, count_fits):
+    class MyJoint(minidgl.Joint):
+        pass
+
+    run_twice(toy, MyJoint(), count_fits)
+    assert len(count_fits) == 2
+
+
+def test_everything_a_run_depends_on_changes_its_key(toy):
+    def run_key(data=toy, method=minidgl.DGL(0.5), **settings):
+        return cache.key("run", "cpu", data=data, method=method, settings={"epochs": 2, **settings})
+
+    base = run_key()
+    assert run_key() == base
+    assert run_key(method=minidgl.DGL(0.25)) != base
+    assert run_key(method=minidgl.Uniform()) != base
+    assert run_key(epochs=3) != base
+    assert run_key(data=toy.select("a")) != base
+    changed = minidgl.Splits(toy.train.subset(torch.arange(len(toy.train))), toy.val, toy.test)
+    assert run_key(data=changed) == base, "the same values are the same data"
+    changed.train.inputs["a"][0, 0] += 1.0
+    assert run_key(data=changed) != base, "an in-place edit of a tensor changes the key"
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)
+        assert run_key() != base, "float sums depend on the thread count"
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_a_corrupt_entry_is_recomputed(toy, cache_dir, count_fits):
+    experiments.run(toy, "joint", seed=0, epochs=1, progress=False)
+    (entry,) = cache_dir.rglob("*.pt")
+    entry.write_bytes(b"not a checkpoint")
+    model, history = experiments.run(toy, "joint", seed=0, epochs=1, progress=False)
+    assert len(count_fits) == 2 and len(history.val_acc) == 1
+
+
+def test_a_cached_probe_equals_the_probe_and_follows_the_weights(toy, cache_dir):
+    model = experiments.initial_model(toy, seed=0)
+    computed = diagnostics.linear_probe(model, "a", toy.train, toy.test, steps=20)
+    assert diagnostics.linear_probe(model, "a", toy.train, toy.test, steps=20) == computed
+    assert len(list(cache_dir.rglob("*.pt"))) == 1
+    with torch.no_grad():
+        next(model.encoders["a"].parameters()).mul_(-1.0)
+    diagnostics.linear_probe(model, "a", toy.train, toy.test, steps=20)
+    assert len(list(cache_dir.rglob("*.pt"))) == 2, "new weights are a new probe"
+
+
+def test_only_the_newest_source_versions_are_kept(cache_dir, monkeypatch):
+    for n in range(cache.KEEP_VERSIONS + 2):
+        monkeypatch.setattr(cache, "source_version", lambda n=n: f"version{n}")
+        cache.save("entry", {"n": n})
+    kept = sorted(p.name for p in cache_dir.iterdir())
+    assert len(kept) == cache.KEEP_VERSIONS and f"version{cache.KEEP_VERSIONS + 1}" in kept
+    assert cache.load("entry") == {"n": cache.KEEP_VERSIONS + 1}
