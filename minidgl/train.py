@@ -32,7 +32,9 @@ class TrainConfig:
 class History:
     """Per-epoch curves of one run plus the test metrics of the checkpoint chosen on validation.
 
-    `grad_norm[m]` is the mean over steps of the L2 norm of encoder `m`'s whole gradient.
+    `grad_norm[m]` is the mean over an epoch's steps of the L2 norm of encoder `m`'s whole gradient;
+    `step_grad_norm[m]`, `step_loss` and `step_acc` (the fused accuracy on the batch) are the same
+    quantities at every step, all epochs in order.
     `method_stats[key]` is the per-epoch mean of a statistic the method records each step (e.g. OGM-GE's
     `rho:<m>`), `method_steps[key]` the same statistic at every step, all epochs in order.
     `test_acc` is the method's headline accuracy (fused; the modality's own for unimodal training).
@@ -46,6 +48,9 @@ class History:
     val_acc: list = field(default_factory=list)
     val_unimodal_acc: dict = field(default_factory=dict)
     grad_norm: dict = field(default_factory=dict)
+    step_loss: list = field(default_factory=list)
+    step_acc: list = field(default_factory=list)
+    step_grad_norm: dict = field(default_factory=dict)
     method_stats: dict = field(default_factory=dict)
     method_steps: dict = field(default_factory=dict)
     best_epoch: int = -1
@@ -54,7 +59,7 @@ class History:
     test_unimodal_acc: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for curves in (self.train_unimodal_acc, self.val_unimodal_acc, self.grad_norm):
+        for curves in (self.train_unimodal_acc, self.val_unimodal_acc, self.grad_norm, self.step_grad_norm):
             for m in self.modalities:
                 curves.setdefault(m, [])
 
@@ -133,12 +138,9 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
 
     for epoch in tqdm(range(cfg.epochs), desc=method.name, disable=not cfg.progress, leave=False):
         model.train()
-        zero = torch.zeros((), device=device)
-        sums = {"loss": zero.clone(), "correct": zero.clone()}
-        sums.update({f"correct:{m}": zero.clone() for m in model.modalities})
-        sums.update({f"grad:{m}": zero.clone() for m in model.modalities})
-        first_bad_step = torch.full((), -1, device=device)
-        steps = 0
+        steps = {"loss": [], "correct": [], "size": []}
+        steps.update({f"correct:{m}": [] for m in model.modalities})
+        steps.update({f"grad:{m}": [] for m in model.modalities})
         for inputs, labels in data.train.batches(cfg.batch_size, shuffle=True, generator=shuffle):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
                 out = step_model(inputs, method.routing)
@@ -146,33 +148,34 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
             optimizer.zero_grad(set_to_none=True)
             method.backward(model, out, losses, epoch)
             for m, norm in encoder_grad_norms(model).items():
-                sums[f"grad:{m}"] += norm
+                steps[f"grad:{m}"].append(norm)
             if cfg.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
             optimizer.step()
-            total = losses.total.detach()
-            first_bad_step = torch.where((first_bad_step < 0) & ~torch.isfinite(total), steps, first_bad_step)
-            sums["loss"] += total
-            sums["correct"] += (out.fused_logits.argmax(1) == labels).sum()
+            steps["loss"].append(losses.total.detach().float())
+            steps["correct"].append((out.fused_logits.argmax(1) == labels).sum())
+            steps["size"].append(len(labels))
             for m, logits in out.unimodal_logits.items():
-                sums[f"correct:{m}"] += (logits.argmax(1) == labels).sum()
-            steps += 1
+                steps[f"correct:{m}"].append((logits.argmax(1) == labels).sum())
         scheduler.step()
 
-        bad_step = int(first_bad_step)
-        if bad_step >= 0:
+        bad = torch.nonzero(~torch.isfinite(torch.stack(steps["loss"])))
+        if len(bad):
             raise FloatingPointError(
-                f"the {method.name} loss became NaN or infinite at epoch {epoch}, step {bad_step} (lr {cfg.lr}); "
-                f"lower the learning rate, set clip_grad_norm, or check the inputs for NaN")
+                f"the {method.name} loss became NaN or infinite at epoch {epoch}, step {int(bad[0, 0])} "
+                f"(lr {cfg.lr}); lower the learning rate, set clip_grad_norm, or check the inputs for NaN")
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, model)
-        host = {k: v.item() for k, v in sums.items()}
+        host = {k: v if k == "size" else torch.stack(v).tolist() for k, v in steps.items()}
         n = len(data.train)
-        history.train_loss.append(host["loss"] / steps)
-        history.train_acc.append(host["correct"] / n)
+        history.step_loss += host["loss"]
+        history.step_acc += [c / size for c, size in zip(host["correct"], host["size"])]
+        history.train_loss.append(sum(host["loss"]) / len(host["loss"]))
+        history.train_acc.append(sum(host["correct"]) / n)
         for m in model.modalities:
-            history.train_unimodal_acc[m].append(host[f"correct:{m}"] / n)
-            history.grad_norm[m].append(host[f"grad:{m}"] / steps)
+            history.train_unimodal_acc[m].append(sum(host[f"correct:{m}"]) / n)
+            history.grad_norm[m].append(sum(host[f"grad:{m}"]) / len(host[f"grad:{m}"]))
+            history.step_grad_norm[m] += host[f"grad:{m}"]
         for key, value in method.epoch_stats().items():
             history.method_stats.setdefault(key, []).append(value)
         for key, values in method.step_stats().items():

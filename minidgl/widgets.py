@@ -8,12 +8,9 @@ from .methods import Method
 from .methods.dgl import DEFAULT_ALPHA
 from .plots.routing import lab_figure
 from .routing import JOINT, UNIFORM, Routing, dgl_routing
+from .train import TrainConfig
 
 PRESETS = {"joint": JOINT, "uniform": UNIFORM, "DGL": dgl_routing(DEFAULT_ALPHA)}
-
-# Epochs per lab run: the default TrainConfig trains 2 epochs on AV-Digits, too few points for a curve; 4 keep a
-# run to a few seconds on CPU.
-LAB_EPOCHS = 4
 
 
 def routing_label(routing):
@@ -31,13 +28,13 @@ def routing_label(routing):
 class RoutingLab(widgets.VBox):
     """Toggles for `mm_to_encoders` and `uni_to_fusion`, an α slider, presets and a train button.
 
-    Each click of `train_button` (or a call to `train()`) trains a fresh model on `data` for `epochs` with
-    the routing the widgets show, appends `(label, History)` to `runs` and redraws the curves in `output`;
+    Each click of `train_button` (or a call to `train()`) trains a fresh model on `data` for `epochs` (by
+    default `TrainConfig`'s, as every chapter trains) with the routing the widgets show, appends `(label, History)` to `runs` and redraws the curves in `output`;
     the status line reports the validation accuracy the curves show, at the best epoch.
     `train_options` go to `fit` (e.g. `lr`).
     """
 
-    def __init__(self, data, epochs=LAB_EPOCHS, routing=JOINT, seed=0, **train_options):
+    def __init__(self, data, epochs=TrainConfig.epochs, routing=JOINT, seed=0, **train_options):
         self.data, self.epochs, self.seed, self.train_options = data, epochs, seed, train_options
         self.runs, self.figure = [], None
         self.mm_toggle = widgets.ToggleButton(description="multimodal loss → encoders")
@@ -93,6 +90,6 @@ class RoutingLab(widgets.VBox):
         plt.close(self.figure)
 
 
-def routing_lab(data, epochs=LAB_EPOCHS, routing=JOINT, seed=0, **train_options):
+def routing_lab(data, epochs=TrainConfig.epochs, routing=JOINT, seed=0, **train_options):
     """Build the routing lab (an `ipywidgets.VBox`) for `data`, starting at `routing`; nothing is trained yet."""
     return RoutingLab(data, epochs=epochs, routing=routing, seed=seed, **train_options)

@@ -229,16 +229,16 @@ def test_routing_lab_trains_the_routing_its_widgets_show(toy):
     assert label == "DGL α=2" and lab.routing() == minidgl.dgl_routing(2.0)
     assert len(history.val_acc) == 2 and all(len(v) == 2 for v in history.grad_norm.values())
     acc_ax, grad_ax = lab.figure.axes
-    assert len(acc_ax.lines) == 1 and len(grad_ax.lines) == 2
-    assert list(acc_ax.lines[0].get_ydata()) == history.val_acc
+    assert len(acc_ax.lines) == 2 and len(grad_ax.lines) == 2
+    assert list(acc_ax.lines[0].get_ydata()) == routing_plots.step_curves(history)["batch_acc"]
+    assert list(acc_ax.lines[1].get_ydata()) == history.val_acc
     best = max(history.val_acc)
     assert "validation accuracy" in lab.status.value and "test" not in lab.status.value
     assert f"{best:.3f}" in lab.status.value and f"epoch {history.val_acc.index(best) + 1} of 2" in lab.status.value
 
 
-def test_routing_lab_trains_a_few_epochs_by_default(toy):
-    lab = widgets.routing_lab(toy)
-    assert lab.epochs == widgets.LAB_EPOCHS and 4 <= widgets.LAB_EPOCHS <= 6
+def test_routing_lab_trains_as_many_epochs_as_the_chapters_by_default(toy):
+    assert widgets.routing_lab(toy).epochs == minidgl.TrainConfig().epochs
 
 
 def test_routing_lab_presets(toy):
@@ -252,17 +252,30 @@ def test_routing_lab_presets(toy):
     buttons["joint"].click()
     lab.train()
     assert [label for label, _ in lab.runs] == [f"DGL α={minidgl.methods.dgl.DEFAULT_ALPHA:g}", "joint"]
-    assert len(lab.figure.axes[0].lines) == 2
+    assert len(lab.figure.axes[0].lines) == 4
 
 
 def test_presets_figure_buttons_show_one_preset(toy):
     histories = {name: minidgl.experiments.run(toy, name, epochs=2, progress=False)[1] for name in ["joint", "dgl"]}
     fig = routing_plots.presets_figure(histories)
-    assert len(fig.data) == 2 * (1 + len(toy.modalities))
+    assert len(fig.data) == 2 * (2 + len(toy.modalities))
     buttons = fig.layout.updatemenus[0].buttons
     assert [b.label for b in buttons] == ["all", "joint", "dgl"]
-    assert buttons[2].args[0]["visible"] == [False] * 3 + [True] * 3
-    assert list(fig.data[0].y) == histories["joint"].val_acc
+    assert buttons[2].args[0]["visible"] == [False] * 4 + [True] * 4
+    curves = routing_plots.step_curves(histories["joint"])
+    assert list(fig.data[0].y) == curves["batch_acc"] and list(fig.data[0].x) == curves["epoch"]
+    assert list(fig.data[1].y) == histories["joint"].val_acc
+    assert list(fig.data[2].y) == curves["grad_norm"]["a"]
+
+
+def test_step_curves_average_windows_of_steps_against_epochs():
+    from minidgl.train import History
+    h = History("joint", ["a"], val_acc=[0.5, 0.6], step_acc=[0.0, 1.0, 0.5, 0.5, 1.0, 1.0, 0.0, 0.0],
+                step_loss=[1.0] * 8, step_grad_norm={"a": [4.0, 2.0, 2.0, 2.0, 1.0, 3.0, 1.0, 1.0]})
+    curves = routing_plots.step_curves(h, window=2)
+    assert curves["batch_acc"] == [0.5, 0.5, 1.0, 0.0]
+    assert curves["grad_norm"]["a"] == [3.0, 2.0, 2.0, 1.0]
+    assert curves["epoch"] == [0.375, 0.875, 1.375, 1.875], "window centres (steps 1.5, 3.5, ...) / 4 steps"
 
 
 def test_presets_table_reads_each_history(toy):

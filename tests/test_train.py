@@ -23,6 +23,22 @@ def test_on_epoch_end_sees_every_epoch_and_the_parameters_reached(toy):
     assert not torch.equal(seen[0][1], seen[2][1])
 
 
+def test_fit_records_every_step_and_the_epoch_means_agree(toy):
+    _, history = run(toy, "dgl", epochs=3, batch_size=64, progress=False)
+    steps = -(-len(toy.train) // 64)
+    assert len(history.step_loss) == len(history.step_acc) == 3 * steps
+    for epoch in range(3):
+        window = slice(epoch * steps, (epoch + 1) * steps)
+        assert history.train_loss[epoch] == pytest.approx(sum(history.step_loss[window]) / steps)
+        for m in toy.modalities:
+            assert len(history.step_grad_norm[m]) == 3 * steps
+            assert history.grad_norm[m][epoch] == pytest.approx(sum(history.step_grad_norm[m][window]) / steps)
+    assert all(0 <= a <= 1 for a in history.step_acc)
+    first = history.step_acc[:steps]
+    assert history.train_acc[0] == pytest.approx(
+        sum(a * min(64, len(toy.train) - 64 * i) for i, a in enumerate(first)) / len(toy.train))
+
+
 def test_unimodal_training_selects_and_reports_its_own_modality(toy):
     model, history = run(toy, "unimodal:b", epochs=4, progress=False)
     assert history.method == "unimodal:b"

@@ -6,22 +6,39 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..experiments import markdown_table
+from .balancing import window_means
+
+
+STEP_WINDOW = 20  # steps averaged per point of the per-step curves (AV-Digits: about 17 points per epoch)
+
+
+def step_curves(history, window=STEP_WINDOW):
+    """A run's per-step curves averaged over windows of `window` steps, against epochs (step / steps per epoch):
+    `{"epoch": [x], "batch_acc": [fused accuracy on the batches], "grad_norm": {modality: [encoder ‖∇‖]}}`."""
+    steps_per_epoch = len(history.step_loss) / len(history.val_acc)
+    centers, batch_acc = window_means(history.step_acc, window)
+    return {"epoch": [c / steps_per_epoch for c in centers], "batch_acc": batch_acc,
+            "grad_norm": {m: window_means(history.step_grad_norm[m], window)[1] for m in history.modalities}}
 
 
 def lab_figure(runs):
-    """Validation accuracy and per-encoder gradient norm per epoch for the routing lab's runs.
+    """The routing lab's runs: fused accuracy on the training batches (lines) and on validation at each epoch's
+    end (dots), and each encoder's gradient norm, per window of `STEP_WINDOW` steps.
 
     `runs`: list of `(label, History)`, oldest first. Returns a matplotlib Figure with two panels.
     """
     fig, (acc_ax, grad_ax) = plt.subplots(1, 2, figsize=(10, 3.4))
     for i, (label, history) in enumerate(runs):
         color = f"C{i % 10}"
-        epochs = range(1, len(history.val_acc) + 1)
-        acc_ax.plot(epochs, history.val_acc, color=color, label=label)
+        curves = step_curves(history)
+        acc_ax.plot(curves["epoch"], curves["batch_acc"], color=color, label=f"{label}: training batches")
+        acc_ax.plot(range(1, len(history.val_acc) + 1), history.val_acc, "o", color=color,
+                    label=f"{label}: validation")
         for m, style in zip(history.modalities, ["-", "--", ":", "-."]):
-            grad_ax.plot(epochs, history.grad_norm[m], color=color, ls=style, label=f"{label}: {m}")
-    acc_ax.set(xlabel="epoch", ylabel="validation accuracy (fused)", title="accuracy")
-    grad_ax.set(xlabel="epoch", ylabel="mean ‖∇θ‖ per step", yscale="log", title="encoder gradient norms")
+            grad_ax.plot(curves["epoch"], curves["grad_norm"][m], color=color, ls=style, label=f"{label}: {m}")
+    acc_ax.set(xlabel="epoch", ylabel="fused accuracy", title="accuracy")
+    grad_ax.set(xlabel="epoch", ylabel=f"‖∇θ‖, mean of {STEP_WINDOW} steps", yscale="log",
+                title="encoder gradient norms")
     for ax in (acc_ax, grad_ax):
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -31,20 +48,25 @@ def lab_figure(runs):
 def presets_figure(histories):
     """Plotly figure of precomputed runs with one button per routing preset (and one for all).
 
-    `histories` `{label: History}`. Left: validation accuracy per epoch; right: each encoder's gradient norm
-    per epoch (log scale). Works on a static page without a kernel.
+    `histories` `{label: History}`. Left: fused accuracy on the training batches (lines, per window of
+    `STEP_WINDOW` steps) and on validation at each epoch's end (dots); right: each encoder's gradient norm per
+    window of steps (log scale). Works on a static page without a kernel.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("validation accuracy (fused)", "encoder gradient norm"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("fused accuracy: training batches, validation (dots)",
+                                                        "encoder gradient norm"))
     owners = []
     for i, (label, history) in enumerate(histories.items()):
         color = f"hsl({(i * 137) % 360}, 60%, 45%)"
-        epochs = list(range(1, len(history.val_acc) + 1))
-        fig.add_trace(go.Scatter(x=epochs, y=history.val_acc, name=label, line={"color": color},
+        curves = step_curves(history)
+        fig.add_trace(go.Scatter(x=curves["epoch"], y=curves["batch_acc"], name=label, line={"color": color},
                                  legendgroup=label), row=1, col=1)
-        owners.append(label)
+        fig.add_trace(go.Scatter(x=list(range(1, len(history.val_acc) + 1)), y=history.val_acc, mode="markers",
+                                 name=f"{label}: validation", marker={"color": color, "size": 9},
+                                 legendgroup=label, showlegend=False), row=1, col=1)
+        owners += [label, label]
         for m, dash in zip(history.modalities, ["solid", "dash", "dot", "dashdot"]):
-            fig.add_trace(go.Scatter(x=epochs, y=history.grad_norm[m], name=f"{label}: {m}", legendgroup=label,
-                                     line={"color": color, "dash": dash}), row=1, col=2)
+            fig.add_trace(go.Scatter(x=curves["epoch"], y=curves["grad_norm"][m], name=f"{label}: {m}",
+                                     legendgroup=label, line={"color": color, "dash": dash}), row=1, col=2)
             owners.append(label)
     buttons = [{"label": "all", "method": "update", "args": [{"visible": [True] * len(owners)}]}]
     buttons += [{"label": label, "method": "update", "args": [{"visible": [o == label for o in owners]}]}
