@@ -4,6 +4,8 @@ import json
 import pathlib
 import sys
 
+import torch
+
 from .data import DATASETS, load_dataset
 from .experiments import compare, format_table, run
 from .methods import METHODS
@@ -30,6 +32,9 @@ def _add_common(parser):
     parser.add_argument("--clip-grad-norm", type=float, help="clip the global gradient norm (DGL code: 40)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads for torch (default: torch's choice); the chapters train on 1, and runs "
+                             "are read back from the results cache only at the same thread count")
     parser.add_argument("--json", type=pathlib.Path, help="also write the results to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -109,6 +114,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     try:
         args.func(args)
     except (ValueError, KeyError, TypeError, FloatingPointError) as error:

@@ -106,3 +106,15 @@ def test_only_the_newest_source_versions_are_kept(cache_dir, monkeypatch):
     kept = sorted(p.name for p in cache_dir.iterdir())
     assert len(kept) == cache.KEEP_VERSIONS and f"version{cache.KEEP_VERSIONS + 1}" in kept
     assert cache.load("entry") == {"n": cache.KEEP_VERSIONS + 1}
+
+
+def test_the_command_line_and_the_library_share_runs_at_the_same_thread_count(cache_dir, count_fits):
+    from minidgl.__main__ import main
+    main(["train", "--dataset", "gaussian-toy", "--method", "unimodal:a", "--epochs", "2", "--threads", "1",
+          "--quiet"])
+    assert torch.get_num_threads() == 1 and len(count_fits) == 1
+    experiments.run(minidgl.load_dataset("gaussian-toy"), "unimodal:a", 0, epochs=2, progress=False)
+    assert len(count_fits) == 1, "the library should read back the run the command line trained"
+    torch.set_num_threads(2)
+    experiments.run(minidgl.load_dataset("gaussian-toy"), "unimodal:a", 0, epochs=2, progress=False)
+    assert len(count_fits) == 2, "another thread count is another computation"
