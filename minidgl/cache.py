@@ -20,6 +20,8 @@ import weakref
 
 import torch
 
+from .runtime import resolve_device
+
 KEEP_VERSIONS = 2
 _tensor_digests = {}  # id(tensor) -> (weakref to it, its _version when hashed, digest)
 
@@ -93,6 +95,13 @@ def key(kind, device, **parts):
     context = {"kind": kind, "torch": torch.__version__, "device": torch.device(device).type,
                "threads": torch.get_num_threads(), "parts": parts}
     return hashlib.sha256(describe(context).encode()).hexdigest()
+
+
+def training_key(kind, data, config, **parts):
+    """The key of a `kind` of result of training on `data` with `config` (a `TrainConfig`; its `progress` bar
+    changes nothing), plus `parts`, on the device `config` names."""
+    settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "progress"}
+    return key(kind, resolve_device(config.device), data=data, config=settings, **parts)
 
 
 def load(key):

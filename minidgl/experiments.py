@@ -1,6 +1,5 @@
 """Compare methods over seeds: validation-selected test accuracy, mean and spread, as a table or JSON."""
 import statistics
-from dataclasses import fields
 
 from . import cache
 from .methods import get_method
@@ -53,14 +52,12 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **ove
     cfg = make_config(config, seed=seed, **overrides)
     method = get_method(method)
     model = initial_model(data, seed, encoder, fusion)
-    device = resolve_device(cfg.device)
-    settings = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name != "progress"}
-    key = cache.key("run", device, data=data, method=method, encoder=encoder, fusion=fusion, config=settings)
+    key = cache.training_key("run", data, cfg, method=method, encoder=encoder, fusion=fusion)
     stored = cache.load(key) if cache.cacheable(method) else None
     if stored is not None:
         model.load_state_dict(stored["model"])
         set_rng_state(stored["rng"])
-        return model.to(device), stored["history"]
+        return model.to(resolve_device(cfg.device)), stored["history"]
     history = fit(model, data, method, cfg)
     if cache.cacheable(method):
         cache.save(key, {"model": model.state_dict(), "history": history, "rng": rng_state()})

@@ -2,6 +2,7 @@
 encoders, DGL's alpha chosen on validation, and the attenuation argument measured while a joint model trains."""
 import torch
 
+from . import cache
 from .data import make_av_digits
 from .diagnostics import (PROBE_LR, PROBE_SEED, PROBE_STEPS, attenuation_measurements_per_encoder, attenuation_summary,
                           encoder_loss_gradient_norms, linear_probe)
@@ -9,7 +10,7 @@ from .experiments import (compare, expand_methods, format_summary, initial_model
                           summarize, summarize_histories)
 from .methods import DGL, Unimodal
 from .methods.dgl import DEFAULT_ALPHA
-from .runtime import resolve_device
+from .runtime import resolve_device, rng_state, set_rng_state
 from .train import History, evaluate, fit, make_config
 
 PROBE_PROTOCOL = {
@@ -304,8 +305,20 @@ def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0,
     Returns `{"epochs": [the epochs measured, in order], "norms": {m: {"fused": [per epoch], "unimodal":
     [per epoch]}}, "checkpoints": {epoch: {m: measurements}}, "samples": how many were measured,
     "history": History}`; the norms' lists are aligned with `"epochs"`. The model is trained exactly as
-    `run(data, "joint", seed, fusion=fusion, epochs=epochs)`; `overrides` go to `fit`.
+    `run(data, "joint", seed, fusion=fusion, epochs=epochs)`; `overrides` go to `fit`. A study
+    `minidgl.cache` holds is read back instead of measured again.
     """
+    cfg = make_config(seed=seed, epochs=epochs, **overrides)
+    key = cache.training_key("attenuation", data, cfg, fusion=fusion, checkpoints=list(checkpoints), samples=samples)
+    stored = cache.load(key)
+    if stored is None:
+        stored = {"study": _measure_attenuation(data, cfg, checkpoints, fusion, samples), "rng": rng_state()}
+        cache.save(key, stored)
+    set_rng_state(stored["rng"])
+    return stored["study"]
+
+
+def _measure_attenuation(data, cfg, checkpoints, fusion, samples):
     norms = {m: {"fused": [], "unimodal": []} for m in data.modalities}
     measured, measured_epochs = {}, []
     subset = data.train
@@ -324,10 +337,10 @@ def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0,
         if epoch in checkpoints:
             measured[epoch] = attenuation_measurements_per_encoder(model, train.inputs, train.labels)
 
-    model = initial_model(data, seed, fusion=fusion)
+    model = initial_model(data, cfg.seed, fusion=fusion)
     if 0 in checkpoints:
         measure(0, model)
-    history = fit(model, data, "joint", seed=seed, epochs=epochs, on_epoch_end=measure, **overrides)
+    history = fit(model, data, "joint", cfg, on_epoch_end=measure)
     return {"epochs": measured_epochs, "norms": norms, "checkpoints": measured, "samples": len(subset),
             "history": history}
 

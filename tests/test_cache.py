@@ -118,3 +118,16 @@ def test_the_command_line_and_the_library_share_runs_at_the_same_thread_count(ca
     torch.set_num_threads(2)
     experiments.run(minidgl.load_dataset("gaussian-toy"), "unimodal:a", 0, epochs=2, progress=False)
     assert len(count_fits) == 2, "another thread count is another computation"
+
+
+def test_a_cached_attenuation_study_is_the_study(toy, cache_dir, monkeypatch):
+    from minidgl import studies
+    first = studies.attenuation_during_training(toy, epochs=2, checkpoints=(0, 2), samples=50)
+    after = torch.rand(2)
+    monkeypatch.setattr(studies, "fit", lambda *args, **kwargs: pytest.fail("the study should be read back"))
+    again = studies.attenuation_during_training(toy, epochs=2, checkpoints=(0, 2), samples=50)
+    assert again["norms"] == first["norms"] and again["history"].to_dict() == first["history"].to_dict()
+    for m, measured in first["checkpoints"][2].items():
+        for name, value in measured.items():
+            assert torch.equal(torch.as_tensor(again["checkpoints"][2][m][name]), torch.as_tensor(value)), name
+    assert torch.equal(torch.rand(2), after)
