@@ -14,7 +14,7 @@ STAMP   := $(VENV)/.minidgl-installed
 # first on the path so that every command below (and every notebook kernel) runs this checkout's code.
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: env course test notebooks compare probe book browser clean-env clean-book
+.PHONY: env course test notebooks compare probe book browser editions clean-env clean-book
 
 env: $(STAMP)
 
@@ -49,13 +49,19 @@ book: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-# Each chapter is executed once per test run: the book build runs every notebook from scratch and fails on
-# any error (the chapters' hidden assertions included), so it is the notebook test; the render test then
-# checks the pages it built. `make notebooks` runs the chapters under nbval alone, without the book.
+# The book build executes every chapter and fails on any error (the chapters' hidden assertions included), so
+# it is the notebook test; nbval would execute them a second time for nothing. The render test then
+# checks the pages it built, and the student edition runs top to bottom (the chapters' trainings come back
+# from the results cache the build filled). `make notebooks` runs the chapters under nbval alone.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/book/test_rendered.py
+	$(BIN)/python -m pytest tests --ignore=tests/book/test_rendered.py --ignore=tests/book/test_student_edition.py
 	$(MAKE) book browser
-	MINIDGL_REQUIRE_BOOK=1 $(BIN)/python -m pytest tests/book/test_rendered.py
+	MINIDGL_REQUIRE_BOOK=1 $(BIN)/python -m pytest tests/book/test_rendered.py tests/book/test_student_edition.py
+
+# Student and instructor editions of the chapters (Neuromatch's convention, see book/editions.py):
+# editions/student (no solutions) and editions/instructor (solutions, and solutions/*.py as an answer key).
+editions: $(STAMP)
+	$(BIN)/python book/editions.py editions
 
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax notebooks

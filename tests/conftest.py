@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -18,6 +20,9 @@ def digits():
 def toy():
     """A small, easy two-modality toy that trains in well under a second."""
     return minidgl.make_gaussian_toy({"a": 5.0, "b": 2.0}, num_classes=4, dim=8, n=400)
+
+
+CHAPTERS_CACHE = os.environ.get("MINIDGL_CACHE")  # the results cache the chapters use (book/setup.md)
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,12 @@
 """Automatic checkers for the course's exercises, one module per chapter (`minidgl.exercises.ch04`, ...).
 
 A checker takes the student's answer, prints `[PASS] name` or `[FAIL] name: <what is wrong, precisely>`
-(the one place the package prints: the notebook reader is the audience), and returns True or False.
+(the one place the package prints: the notebook reader is the audience), and returns True or False. An
+exercise's stub raises `NotImplementedError`; its checker then prints "not solved yet" and returns False, so
+that "Run all" goes on through a notebook whose exercises are not done yet.
 """
+import functools
+
 import torch
 
 
@@ -14,6 +18,23 @@ def report(name, problems):
         return False
     print(f"[PASS] {name}")
     return True
+
+
+def stub_safe(exercise):
+    """Decorate the checker of `exercise` (e.g. `"Exercise 1.1"`): when the student's function still raises
+    `NotImplementedError` (the stub), print `[FAIL] <exercise>: not solved yet ...` and return False instead of
+    a traceback. Any other error in the student's code is raised as it is, with its traceback."""
+    def decorate(check):
+        @functools.wraps(check)
+        def checked(student_fn, *args, **kwargs):
+            try:
+                return check(student_fn, *args, **kwargs)
+            except NotImplementedError:
+                fn = getattr(student_fn, "__name__", "your function")
+                return report(exercise, [f"not solved yet: `{fn}` still raises NotImplementedError; replace its "
+                                         f"body with your code and run this cell again"])
+        return checked
+    return decorate
 
 
 def shape_problem(what, tensor, expected):

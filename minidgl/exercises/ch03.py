@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from ..diagnostics import fused_at_least_as_sure
-from . import close_problem, report, shape_problem
+from . import close_problem, report, shape_problem, stub_safe
 
 
 def _random_logits(batch, classes, seed, other_scale=3.0):
@@ -13,6 +13,7 @@ def _random_logits(batch, classes, seed, other_scale=3.0):
     return 3 * torch.randn(batch, classes, generator=g), other_scale * torch.randn(batch, classes, generator=g)
 
 
+@stub_safe("Exercise 3.1")
 def check_fused_probs(student_fn, batch=64, classes=10, seed=0):
     """Exercise 3.1: `student_fn(q, u)` with `q = softmax(f1)` `(batch, classes)` and the other modality's
     logits `u` `(batch, classes)` must return `p = softmax(f1 + u)` as `q_k e^{u_k} / sum_j q_j e^{u_j}`.
@@ -26,6 +27,7 @@ def check_fused_probs(student_fn, batch=64, classes=10, seed=0):
     return report("Exercise 3.1: fused probabilities from q and u", [problem])
 
 
+@stub_safe("Exercise 3.2")
 def check_feature_gradient(student_fn, batch=64, dim=16, classes=10, seed=0):
     """Exercise 3.2: `student_fn(fused_logits, labels, W1)` must return dL_mm/dz_1 `(batch, dim)` for concat
     fusion `f = W1 z1 + W2 z2 + b`, `L_mm` the batch-mean cross-entropy, `W1` `(classes, dim)`.
@@ -62,6 +64,7 @@ def _condition_problem(student_fn, other_scale, batch, classes, seed):
     return problem
 
 
+@stub_safe("Exercise 3.3")
 def check_attenuation_condition(student_fn, batch=256, classes=10, seed=0):
     """Exercise 3.3: `student_fn(f1, u, labels)`, with unimodal logits `f1` and other-modality logits `u`, both
     `(batch, classes)` float32, and `labels` `(batch,)`, must return the `(batch,)` bool condition

@@ -1,28 +1,10 @@
 """Checkers for chapter 5 (balancing methods): OGM-GE's coefficient, MMPareto's two-task weight, OGM-GE's
-ratios and coefficients on a batch (who gets slowed).
-
-A stub that still raises `NotImplementedError` gets `[FAIL] ...: not solved yet`, not a traceback."""
+ratios and coefficients on a batch (who gets slowed)."""
 import torch
 
 from ..methods import OGMGE
 from ..methods.mmpareto import pareto_weight
-from . import close_problem, report, shape_problem
-
-NOT_SOLVED = object()
-
-
-def _answer(student_fn, *args):
-    """`student_fn(*args)`, or `NOT_SOLVED` when it raises `NotImplementedError` (the exercise's stub)."""
-    try:
-        return student_fn(*args)
-    except NotImplementedError:
-        return NOT_SOLVED
-
-
-def _not_solved(name, student_fn):
-    return report(name, [f"not solved yet: `{getattr(student_fn, '__name__', 'your function')}` still raises "
-                         f"NotImplementedError; replace its body with your code and run this cell again"])
-
+from . import close_problem, report, shape_problem, stub_safe
 
 RHOS = torch.tensor([0.0, 0.25, 0.5, 0.99, 1.0, 1.01, 1.5, 2.0, 3.0, 10.0])
 
@@ -33,14 +15,13 @@ def _reference_k(rho, alpha):
     return k["v"]
 
 
+@stub_safe("Exercise 5.1")
 def check_ogm_coefficient(student_fn, alphas=(0.1, 0.8)):
     """Exercise 5.1: `student_fn(rho, alpha)` -> `k` `(n,)` for a tensor `rho` `(n,)`, compared with
     `minidgl.OGMGE.coefficients` at several ratios (including exactly 1) and `alphas`."""
     name = "Exercise 5.1: OGM-GE's coefficient k(rho)"
     for alpha in alphas:
-        k = _answer(student_fn, RHOS.clone(), alpha)
-        if k is NOT_SOLVED:
-            return _not_solved(name, student_fn)
+        k = student_fn(RHOS.clone(), alpha)
         expected = _reference_k(RHOS, alpha)
         problem = shape_problem(f"k (alpha={alpha})", k, tuple(RHOS.shape))
         if problem:
@@ -65,15 +46,14 @@ def _weight_cases():
     return cases
 
 
+@stub_safe("Exercise 5.2")
 def check_pareto_weight(student_fn):
     """Exercise 5.2: `student_fn(g_mm, g_uni)` -> weight `a1` of `g_mm` (a number or 0-d tensor) for two flat
     gradients `(n,)`: 0.5 when their cosine is positive, else the min-norm weight. Compared with
     `minidgl.methods.mmpareto.pareto_weight`."""
     name, problems = "Exercise 5.2: MMPareto's two-task weight", []
     for what, g_mm, g_uni in _weight_cases():
-        a1 = _answer(student_fn, g_mm.clone(), g_uni.clone())
-        if a1 is NOT_SOLVED:
-            return _not_solved(name, student_fn)
+        a1 = student_fn(g_mm.clone(), g_uni.clone())
         expected, cos = pareto_weight(g_mm, g_uni)
         if torch.as_tensor(a1).numel() != 1:
             problems.append(f"{what}: expected one number, got shape {tuple(torch.as_tensor(a1).shape)}")
@@ -103,6 +83,7 @@ def _float_dict(value, what, modalities):
         return None, f"{what}: expected a number per modality, got {value}"
 
 
+@stub_safe("Exercise 5.3")
 def check_ogm_ratios(student_fn, alpha=0.8):
     """Exercise 5.3: `student_fn(scores, alpha)` -> `(rho, k)` for two-modality `scores`
     `{modality: summed true-class probability on a batch}`; `rho` and `k` are `{modality: number}`.
@@ -113,9 +94,7 @@ def check_ogm_ratios(student_fn, alpha=0.8):
     name = "Exercise 5.3: which encoder does OGM-GE slow?"
     problems, damped = [], []
     for scores, what in RATIO_CASES:
-        answer = _answer(student_fn, dict(scores), alpha)
-        if answer is NOT_SOLVED:
-            return _not_solved(name, student_fn)
+        answer = student_fn(dict(scores), alpha)
         if not (isinstance(answer, tuple) and len(answer) == 2):
             return report(name, [f"expected a pair (rho, k) of dicts, got {type(answer).__name__} {answer!r}"])
         rho_ref, k_ref = OGMGE(alpha=alpha).coefficients({m: torch.tensor(s) for m, s in scores.items()})
