@@ -253,3 +253,20 @@ def test_the_course_exercises_each_kind_of_output():
     for name, pattern in (("math", MATH), ("plotly figure", PLOT), ("widget", WIDGET),
                           ("table in a cell output", TABLE_OUTPUT)):
         assert any(static_count(h, pattern) for h in pages), f"no chapter page has a {name}"
+
+
+# Links the course must not carry while it has no public repository (book/setup.md): the old placeholder, a
+# launch service pointed at it, or Jupyter Book's default repository (its value when repository.url is unset).
+DEAD_LINKS = re.compile(r"""(?:href|src)="([^"]*(?:github\.com/minidgl/minidgl|colab\.research\.google\.com|"""
+                        r"""mybinder\.org|github\.com/executablebooks/jupyter-book)[^"]*)\"""")
+
+
+def test_dead_links_are_found():
+    page = '<a href="https://colab.research.google.com/github/minidgl/minidgl/blob/main/x.ipynb">colab</a>'
+    assert DEAD_LINKS.findall(page) and not DEAD_LINKS.findall('<a href="_sources/x.ipynb">download</a>')
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_link_to_a_placeholder_or_a_launch_service(page):
+    links = DEAD_LINKS.findall(built_page(page).read_text(encoding="utf-8"))
+    assert not links, f"{page} links to {sorted(set(links))}: the course has no public repository (book/setup.md)"

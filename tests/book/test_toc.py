@@ -37,3 +37,10 @@ def test_fixture_notebook_first_cell_sets_the_book_renderer():
     nb = json.loads((ROOT / "tests" / "book" / "fixture.ipynb").read_text(encoding="utf-8"))
     first_code = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert 'pio.renderers.default = "plotly_mimetype"' in first_code
+
+
+def test_no_chapter_installs_from_a_placeholder():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        text = path.read_text()
+        assert "minidgl/minidgl" not in text and "%pip install" not in text and "git+" not in text, \
+            f"{path.name}: the course has no public repository to install from (book/setup.md)"
