@@ -325,3 +325,45 @@ def test_alpha_sweep_figure_plots_the_probed_alphas_and_references():
     np.testing.assert_allclose(means, [[0.8025, 0.805, 0.81], [0.7025, 0.705, 0.71]])
     assert [line.get_ydata()[0] for line in probe_ax.lines if line.get_linestyle() == "--"] == [0.75]
     assert probe_ax.get_ylabel() == "linear-probe accuracy (test)"
+
+
+def test_routing_lab_shows_each_toggles_state_and_the_active_preset(toy):
+    lab = widgets.routing_lab(toy, epochs=1)
+    assert lab.mm_toggle.description == "fused loss → encoders: on" and lab.mm_toggle.button_style == "success"
+    active = {b.description: b.button_style for b in lab.preset_buttons}
+    assert active == {"joint": "info", "uniform": "", "DGL": ""}
+    lab.mm_toggle.value = False
+    assert lab.mm_toggle.description.endswith(": off") and lab.mm_toggle.button_style == ""
+    assert all(b.button_style == "" for b in lab.preset_buttons), "no preset matches these knobs"
+    assert "set: <b>mm→enc off, uni→fusion on, α=0</b>" in lab.status.value
+
+
+def test_routing_lab_explains_a_routing_that_trains_no_encoder_or_has_a_dead_knob(toy):
+    lab = widgets.routing_lab(toy, epochs=1)
+    assert "changes nothing" in lab.status.value, "joint: α = 0, so unimodal losses → fusion does nothing"
+    lab.set_routing(minidgl.dgl_routing(0.0))
+    assert "nothing trains the encoders" in lab.status.value
+    history = lab.train()
+    assert all(norm == 0 for m in toy.modalities for norm in history.grad_norm[m])
+    assert "nothing trains the encoders" in lab.status.value
+    legend = [text.get_text() for text in lab.figure.axes[1].get_legend().get_texts()]
+    assert legend == [f"DGL α=0: {m}, no gradient (not trained)" for m in toy.modalities]
+    lab.set_routing(minidgl.dgl_routing(1.0))
+    assert "note:" not in lab.status.value
+
+
+def test_routing_lab_disables_its_buttons_while_training_and_clears(toy, monkeypatch):
+    lab = widgets.routing_lab(toy, epochs=1)
+    seen = []
+    real_run = widgets.run
+
+    def watching_run(*args, **kwargs):
+        seen.append([b.disabled for b in (lab.train_button, lab.clear_button, *lab.preset_buttons)])
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(widgets, "run", watching_run)
+    lab.train()
+    assert seen == [[True] * (2 + len(lab.preset_buttons))]
+    assert not lab.train_button.disabled and lab.runs and lab.figure is not None
+    lab.clear_button.click()
+    assert lab.runs == [] and lab.figure is None and lab.output.outputs == ()

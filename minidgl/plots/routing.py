@@ -23,11 +23,13 @@ def step_curves(history, window=STEP_WINDOW):
 
 def lab_figure(runs):
     """The routing lab's runs: fused accuracy on the training batches (lines) and on validation at each epoch's
-    end (dots), and each encoder's gradient norm, per window of `STEP_WINDOW` steps.
+    end (dots), and each encoder's gradient norm, per window of `STEP_WINDOW` steps (log scale; an encoder
+    that received no gradient is named so in the legend, since a log axis cannot draw 0).
 
     `runs`: list of `(label, History)`, oldest first. Returns a matplotlib Figure with two panels.
     """
     fig, (acc_ax, grad_ax) = plt.subplots(1, 2, figsize=(10, 3.4))
+    any_gradient = False
     for i, (label, history) in enumerate(runs):
         color = f"C{i % 10}"
         curves = step_curves(history)
@@ -35,10 +37,14 @@ def lab_figure(runs):
         acc_ax.plot(range(1, len(history.val_acc) + 1), history.val_acc, "o", color=color,
                     label=f"{label}: validation")
         for m, style in zip(history.modalities, ["-", "--", ":", "-."]):
-            grad_ax.plot(curves["epoch"], curves["grad_norm"][m], color=color, ls=style, label=f"{label}: {m}")
+            norms = curves["grad_norm"][m]
+            trained = any(n > 0 for n in norms)
+            any_gradient |= trained
+            grad_ax.plot(curves["epoch"], norms, color=color, ls=style,
+                         label=f"{label}: {m}" if trained else f"{label}: {m}, no gradient (not trained)")
     acc_ax.set(xlabel="epoch", ylabel="fused accuracy", title="accuracy")
-    grad_ax.set(xlabel="epoch", ylabel=f"‖∇θ‖, mean of {STEP_WINDOW} steps", yscale="log",
-                title="encoder gradient norms")
+    grad_ax.set(xlabel="epoch", ylabel=f"‖∇θ‖, mean of {STEP_WINDOW} steps",
+                yscale="log" if any_gradient else "linear", title="encoder gradient norms")
     for ax in (acc_ax, grad_ax):
         ax.legend(fontsize=7)
     fig.tight_layout()
