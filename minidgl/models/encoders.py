@@ -1,7 +1,6 @@
 """Modality encoders: each maps one modality's batch `(batch, *input_shape)` to features `(batch, out_dim)`."""
 import math
 
-import torch
 from torch import nn
 import torchvision
 
