@@ -54,6 +54,13 @@ def test_check_feature_gradient_pass_and_fail(capsys):
     assert not ch03.check_feature_gradient(lambda f, y, W: W)
     assert "expected shape (64, 16), got (10, 16)" in capsys.readouterr().out
 
+    def with_autograd(f, y, W):
+        f = f.clone().requires_grad_()
+        (grad,) = torch.autograd.grad(F.cross_entropy(f, y), f)
+        return grad @ W
+    assert not ch03.check_feature_gradient(with_autograd)
+    assert "autograd is off in this exercise" in capsys.readouterr().out
+
 
 def test_margin_slider_has_one_precomputed_step_per_margin():
     fig = attenuation.margin_slider_figure(q_y=0.3, margins=np.linspace(-2, 4, 7))

@@ -30,8 +30,10 @@ def check_fused_probs(student_fn, batch=64, classes=10, seed=0):
 @stub_safe("Exercise 3.2")
 def check_feature_gradient(student_fn, batch=64, dim=16, classes=10, seed=0):
     """Exercise 3.2: `student_fn(fused_logits, labels, W1)` must return dL_mm/dz_1 `(batch, dim)` for concat
-    fusion `f = W1 z1 + W2 z2 + b`, `L_mm` the batch-mean cross-entropy, `W1` `(classes, dim)`.
+    fusion `f = W1 z1 + W2 z2 + b`, `L_mm` the batch-mean cross-entropy, `W1` `(classes, dim)`, by hand:
+    the student's function runs with autograd off, and one that calls it fails with a message.
     """
+    name = "Exercise 3.2: encoder-feature gradient of the fused loss"
     g = torch.Generator().manual_seed(seed)
     z1 = torch.randn(batch, dim, generator=g, requires_grad=True)
     z2 = torch.randn(batch, dim, generator=g)
@@ -39,14 +41,21 @@ def check_feature_gradient(student_fn, batch=64, dim=16, classes=10, seed=0):
     labels = torch.randint(0, classes, (batch,), generator=g)
     logits = z1 @ W1.T + z2 @ W2.T
     (expected,) = torch.autograd.grad(F.cross_entropy(logits, labels), z1)
-    grad = student_fn(logits.detach(), labels, W1)
+    try:
+        with torch.no_grad():  # the exercise: the gradient by hand, without autograd
+            grad = student_fn(logits.detach(), labels, W1)
+    except RuntimeError as error:
+        if "grad" not in str(error):
+            raise
+        return report(name, [f"autograd is off in this exercise ({error}); compute the gradient by hand: "
+                             "(softmax(f) - onehot(y)) / batch, times W1"])
     problem = shape_problem("dL/dz1", grad, (batch, dim))
     if problem is None:
         problem = close_problem("dL/dz1 vs autograd", grad, expected, atol=1e-5)
         if problem and torch.allclose(torch.as_tensor(grad) / batch, expected, atol=1e-5):
             problem = (f"dL/dz1 is {batch} times too large: L_mm is the mean over the batch, "
                        f"divide by the batch size")
-    return report("Exercise 3.2: encoder-feature gradient of the fused loss", [problem])
+    return report(name, [problem])
 
 
 def _condition_problem(student_fn, other_scale, batch, classes, seed):
