@@ -104,6 +104,17 @@ def training_key(kind, data, config, **parts):
     return key(kind, resolve_device(config.device), data=data, config=settings, **parts)
 
 
+def computed(key, compute, enabled=True):
+    """The value stored under `key`, or else `compute()`, stored there for the next call. With
+    `enabled=False` (a computation the key cannot describe), always `compute()`, and nothing is stored."""
+    stored = load(key) if enabled else None
+    if stored is None:
+        stored = compute()
+        if enabled:
+            save(key, stored)
+    return stored
+
+
 def load(key):
     """The value stored under `key`, or `None` (also when the cache is off or the entry unreadable)."""
     folder = root()

@@ -342,12 +342,8 @@ def linear_probe(model, modality, train, test, steps=PROBE_STEPS, lr=PROBE_LR, s
     device = next(encoder.parameters()).device
     key = cache.key("probe", device, encoder=[type(encoder).__qualname__, encoder.state_dict()], train=train,
                     test=test, modality=modality, steps=steps, lr=lr, seed=seed)
-    stored = cache.load(key) if cache.cacheable(encoder) else None
-    if stored is None:
-        stored = _fit_linear_probe(model, modality, train, test, steps, lr, seed)
-        if cache.cacheable(encoder):
-            cache.save(key, stored)
-    return stored
+    return cache.computed(key, lambda: _fit_linear_probe(model, modality, train, test, steps, lr, seed),
+                          enabled=cache.cacheable(encoder))
 
 
 def _fit_linear_probe(model, modality, train, test, steps, lr, seed):

@@ -52,16 +52,15 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **ove
     cfg = make_config(config, seed=seed, **overrides)
     method = get_method(method)
     model = initial_model(data, seed, encoder, fusion)
+    def train():
+        history = fit(model, data, method, cfg)
+        return {"model": model.state_dict(), "history": history, "rng": rng_state()}
+
     key = cache.training_key("run", data, cfg, method=method, encoder=encoder, fusion=fusion)
-    stored = cache.load(key) if cache.cacheable(method) else None
-    if stored is not None:
-        model.load_state_dict(stored["model"])
-        set_rng_state(stored["rng"])
-        return model.to(resolve_device(cfg.device)), stored["history"]
-    history = fit(model, data, method, cfg)
-    if cache.cacheable(method):
-        cache.save(key, {"model": model.state_dict(), "history": history, "rng": rng_state()})
-    return model, history
+    stored = cache.computed(key, train, enabled=cache.cacheable(method))
+    model.load_state_dict(stored["model"])
+    set_rng_state(stored["rng"])
+    return model.to(resolve_device(cfg.device)), stored["history"]
 
 
 def compare(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 2), encoder="mlp",

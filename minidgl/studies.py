@@ -310,10 +310,8 @@ def attenuation_during_training(data, epochs=15, checkpoints=(1, 5, 15), seed=0,
     """
     cfg = make_config(seed=seed, epochs=epochs, **overrides)
     key = cache.training_key("attenuation", data, cfg, fusion=fusion, checkpoints=list(checkpoints), samples=samples)
-    stored = cache.load(key)
-    if stored is None:
-        stored = {"study": _measure_attenuation(data, cfg, checkpoints, fusion, samples), "rng": rng_state()}
-        cache.save(key, stored)
+    stored = cache.computed(key, lambda: {"study": _measure_attenuation(data, cfg, checkpoints, fusion, samples),
+                                          "rng": rng_state()})
     set_rng_state(stored["rng"])
     return stored["study"]
 
