@@ -36,6 +36,10 @@ def routing_notes(routing):
     return []
 
 
+def _notes_html(routing):
+    return "".join(f"<br>note: {note}" for note in routing_notes(routing))
+
+
 TOGGLE_TEXT = {"mm_toggle": "fused loss → encoders", "uni_toggle": "unimodal losses → fusion"}
 
 
@@ -97,8 +101,7 @@ class RoutingLab(widgets.VBox):
         routing = self.routing()
         for button in self.preset_buttons:
             button.button_style = "info" if PRESETS[button.description] == routing else ""
-        notes = routing_notes(routing)
-        self.status.value = f"set: <b>{routing_label(routing)}</b>" + "".join(f"<br>note: {n}" for n in notes)
+        self.status.value = f"set: <b>{routing_label(routing)}</b>{_notes_html(routing)}"
 
     def train(self):
         """Train one model with the current routing, record it in `runs`, redraw the curves. Returns the History."""
@@ -117,9 +120,8 @@ class RoutingLab(widgets.VBox):
                 button.disabled = False
         self.runs.append((label, history))
         self.redraw()
-        notes = "".join(f"<br>note: {n}" for n in routing_notes(routing))
         self.status.value = (f"<b>{label}</b>: best validation accuracy {history.val_acc[history.best_epoch]:.3f} "
-                             f"(epoch {history.best_epoch + 1} of {self.epochs}){notes}")
+                             f"(epoch {history.best_epoch + 1} of {self.epochs}){_notes_html(routing)}")
         return history
 
     def clear(self):

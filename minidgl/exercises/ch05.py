@@ -120,7 +120,8 @@ def check_ogm_ratios(student_fn, alpha=0.8):
             damped.append(f"{what}: " + (", ".join(slowed) if slowed else "neither"))
     if len(problems) > 2:
         problems = problems[:2] + [f"and {len(problems) - 2} more case(s)"]
-    if report(name, problems):
+    passed = report(name, problems)
+    if passed:
         print("  damped: " + "; ".join(damped))
-        return True
+    return passed
     return False
