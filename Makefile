@@ -45,18 +45,22 @@ book: $(STAMP)
 	book/vendor.sh $(BIN)/python
 	$(BIN)/jupyter-book build . --all --warningiserror
 
-# Headless Chromium for the render test (Debian package; CI runs as root).
+# Headless Chromium for the render and lab tests (Debian package; CI runs as root).
 browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 # The book build executes every chapter and fails on any error (the chapters' hidden assertions included), so
-# it is the notebook test; nbval would execute them a second time for nothing. The render test then
-# checks the pages it built, and the student edition runs top to bottom (the chapters' trainings come back
-# from the results cache the build filled). `make notebooks` runs the chapters under nbval alone.
+# it is the notebook test; nbval would execute them a second time for nothing. Then three browser-side tests
+# run side by side (pytest-xdist, two workers): the render test checks the pages the build wrote, the
+# student edition runs top to bottom, and the routing lab is driven in a real JupyterLab (the chapters'
+# trainings come back from the results cache the build filled). `make notebooks` runs the chapters under
+# nbval alone.
+AFTER_BOOK := tests/book/test_rendered.py tests/book/test_student_edition.py tests/book/test_lab.py
+
 test: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/book/test_rendered.py --ignore=tests/book/test_student_edition.py
+	$(BIN)/python -m pytest tests $(AFTER_BOOK:%=--ignore=%)
 	$(MAKE) book browser
-	MINIDGL_REQUIRE_BOOK=1 $(BIN)/python -m pytest tests/book/test_rendered.py tests/book/test_student_edition.py
+	MINIDGL_REQUIRE_BOOK=1 $(BIN)/python -m pytest -n 2 --dist loadgroup $(AFTER_BOOK)
 
 # Student and instructor editions of the chapters (Neuromatch's convention, see book/editions.py):
 # editions/student (no solutions) and editions/instructor (solutions, and solutions/*.py as an answer key).

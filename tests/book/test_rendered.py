@@ -28,6 +28,8 @@ MAX_PAGE_BYTES = 3_000_000  # a page carrying its own copy of plotly.js (4.6 MB)
 WINDOW = (1280, 900)  # a laptop screen: every display equation must fit the content column at this width
 
 
+pytestmark = pytest.mark.xdist_group("rendered")  # one worker renders each page once (rendered_dom's cache)
+
 PAGES = toc_files()
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
 
@@ -270,3 +272,15 @@ def test_dead_links_are_found():
 def test_no_link_to_a_placeholder_or_a_launch_service(page):
     links = DEAD_LINKS.findall(built_page(page).read_text(encoding="utf-8"))
     assert not links, f"{page} links to {sorted(set(links))}: the course has no public repository (book/setup.md)"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_has_its_reader_aids(page):
+    """Each chapter states its time, ends with a Think! prompt whose answer is folded, a misconception box and
+    a 'you can now' checklist."""
+    html = built_page(page).read_text(encoding="utf-8")
+    assert "<strong>Time:</strong>" in html, f"{page}: no time estimate"
+    assert "<strong>Think!</strong>" in html and "<details>" in html, f"{page}: no Think! prompt with a folded answer"
+    assert re.search(r'class="warning admonition"[^>]*>\s*<p class="admonition-title">Common misconception',
+                     html), f"{page}: no misconception box"
+    assert re.search(r'class="[^"]*task-list-item[^"]*"', html), f"{page}: the 'You can now' list is no checklist"
