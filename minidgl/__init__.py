@@ -3,8 +3,11 @@
     data = minidgl.make_av_digits()
     model = minidgl.build_model(data, encoder="mlp", fusion="concat")
     history = minidgl.fit(model, data, method=minidgl.DGL())
+
+The core (data, models, routing, methods, training, diagnostics, experiments) needs torch only; the course's
+plots, lab widget, exercises and studies live in `minidgl.course`, imported on demand.
 """
-from . import diagnostics, experiments, plots
+from . import diagnostics, experiments, probing
 from .data import MultimodalDataset, Splits, load_dataset, make_av_digits, make_gaussian_toy, stratified_split
 from .methods import DGL, METHODS, MMPareto, OGM, OGMGE, Joint, Method, Uniform, Unimodal, get_method
 from .models import ENCODERS, FUSIONS, MultimodalNet, Output, build_model
@@ -18,6 +21,6 @@ __version__ = "0.1.0"
 __all__ = ["DGL", "ENCODERS", "FUSIONS", "History", "JOINT", "Joint", "Losses", "METHODS", "MMPareto", "Method",
            "MultimodalDataset", "MultimodalNet", "OGM", "OGMGE", "Output", "Routing", "Splits", "TrainConfig",
            "UNIFORM", "Uniform", "Unimodal", "build_model", "compare", "default_device", "dgl_routing",
-           "diagnostics", "evaluate", "experiments", "fit", "plots",
+           "diagnostics", "evaluate", "experiments", "fit", "probing",
            "get_method", "load_dataset", "make_av_digits", "make_gaussian_toy", "routed_loss",
            "seed_everything", "stratified_split"]

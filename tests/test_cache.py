@@ -121,7 +121,7 @@ def test_the_command_line_and_the_library_share_runs_at_the_same_thread_count(ca
 
 
 def test_a_cached_attenuation_study_is_the_study(toy, cache_dir, monkeypatch):
-    from minidgl import studies
+    from minidgl.course import studies
     first = studies.attenuation_during_training(toy, epochs=2, checkpoints=(0, 2), samples=50)
     after = torch.rand(2)
     monkeypatch.setattr(studies, "fit", lambda *args, **kwargs: pytest.fail("the study should be read back"))

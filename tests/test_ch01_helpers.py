@@ -4,10 +4,10 @@ import pytest
 import torch
 
 import minidgl
-from minidgl import studies
+from minidgl import probing
 from minidgl.experiments import run
-from minidgl.exercises import ch01
-from minidgl.plots import curves, data as data_plots
+from minidgl.course.exercises import ch01
+from minidgl.course.plots import curves, data as data_plots
 
 CEILINGS = {-16: {"audio": 0.57, "visual": 0.75}, -12: {"audio": 0.94, "visual": 0.75}}
 
@@ -53,14 +53,14 @@ def test_probe_runs_equals_probe_compare(toy):
     seeds = (0, 1)
     runs = {f"unimodal:{m}": [run(toy, f"unimodal:{m}", seed, epochs=1, device="cpu", progress=False)
                               for seed in seeds] for m in toy.modalities}
-    probed = studies.probe_runs(toy, runs, seeds, epochs=1, device="cpu")
-    expected = studies.probe_compare(toy, ("unimodal",), seeds, epochs=1, device="cpu", progress=False)
+    probed = probing.probe_runs(toy, runs, seeds, epochs=1, device="cpu")
+    expected = probing.probe_compare(toy, ("unimodal",), seeds, epochs=1, device="cpu", progress=False)
     assert probed["results"] == expected["results"]
     assert list(probed["results"]["unimodal:a"]["probe_acc"]) == ["a"]
     assert probed["config"]["probe"] == expected["config"]["probe"] and probed["config"]["epochs"] == 1
-    assert "| random_init (untrained) |" in studies.format_probe_table(probed)
+    assert "| random_init (untrained) |" in probing.format_probe_table(probed)
     with pytest.raises(ValueError, match="one \\(model, History\\) per seed"):
-        studies.probe_runs(toy, runs, (0, 1, 2))
+        probing.probe_runs(toy, runs, (0, 1, 2))
 
 
 def test_copies_grid_shows_the_copies_of_one_image():

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 import minidgl
-from minidgl import experiments, studies, timing
-from minidgl.exercises import ch05
+from minidgl import experiments, probing, timing
+from minidgl.course.exercises import ch05
 from minidgl.methods.ogm_ge import coefficient
-from minidgl.plots import balancing
+from minidgl.course.plots import balancing
 
 
 def right_k(rho, alpha):
@@ -148,7 +148,7 @@ def test_step_cost_ratios_and_figure(toy):
 
 @pytest.fixture(scope="module")
 def small_probe_comparison(toy):
-    report, runs = studies.probe_compare_with_runs(toy, methods=("unimodal", "joint", "ogm-ge", "mmpareto"),
+    report, runs = probing.probe_compare_with_runs(toy, methods=("unimodal", "joint", "ogm-ge", "mmpareto"),
                                                    seeds=(0, 1), epochs=2, progress=False)
     return report, {label: [history for _, history in pairs] for label, pairs in runs.items()}
 
@@ -158,7 +158,7 @@ def test_probe_compare_with_runs_matches_probe_compare(toy, small_probe_comparis
     assert list(report["results"]) == ["random_init", "unimodal:a", "unimodal:b", "joint", "ogm-ge", "mmpareto"]
     assert list(histories) == ["unimodal:a", "unimodal:b", "joint", "ogm-ge", "mmpareto"]
     assert [h.test_acc for h in histories["mmpareto"]] == report["results"]["mmpareto"]["test_acc"]["per_seed"]
-    again = studies.probe_compare(toy, methods=("joint",), seeds=(0, 1), epochs=2, progress=False)
+    again = probing.probe_compare(toy, methods=("joint",), seeds=(0, 1), epochs=2, progress=False)
     assert again["results"]["joint"] == report["results"]["joint"]
     assert again["results"]["random_init"] == report["results"]["random_init"]
 

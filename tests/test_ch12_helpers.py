@@ -7,9 +7,10 @@ import pytest
 import torch
 
 import minidgl
-from minidgl import diagnostics, studies
-from minidgl.exercises import ch01, ch02
-from minidgl.plots import curves, data as data_plots
+from minidgl import diagnostics, probing
+from minidgl.course import studies
+from minidgl.course.exercises import ch01, ch02
+from minidgl.course.plots import curves, data as data_plots
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +116,7 @@ def test_joint_training_panels(toy):
 
 
 def test_probe_compare_with_runs_returns_the_trained_runs(toy):
-    report, runs = studies.probe_compare_with_runs(toy, methods=("unimodal:a", "joint"), seeds=(0, 1), epochs=1,
+    report, runs = probing.probe_compare_with_runs(toy, methods=("unimodal:a", "joint"), seeds=(0, 1), epochs=1,
                                                    progress=False)
     assert list(runs) == ["unimodal:a", "joint"] and all(len(r) == 2 for r in runs.values())
     for label, trained in runs.items():
@@ -123,12 +124,12 @@ def test_probe_compare_with_runs_returns_the_trained_runs(toy):
     model, history = runs["joint"][1]
     test = minidgl.train.evaluate(model, toy.test)
     assert test["fused_acc"] == history.test_acc
-    assert report == studies.probe_compare(toy, methods=("unimodal:a", "joint"), seeds=(0, 1), epochs=1,
+    assert report == probing.probe_compare(toy, methods=("unimodal:a", "joint"), seeds=(0, 1), epochs=1,
                                            progress=False)
 
 
 def test_joint_regime_summary_and_table(toy):
-    report, runs = studies.probe_compare_with_runs(toy, methods=("unimodal", "joint"), seeds=(0, 1), epochs=2,
+    report, runs = probing.probe_compare_with_runs(toy, methods=("unimodal", "joint"), seeds=(0, 1), epochs=2,
                                                    progress=False)
     summary = studies.joint_regime_summary(report, runs)
     rows, results = summary["rows"], report["results"]

@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 
 import minidgl
-from minidgl import diagnostics, studies
-from minidgl.exercises import ch03
+from minidgl import diagnostics
+from minidgl.course import studies
+from minidgl.course.exercises import ch03
 from minidgl.experiments import initial_model, run
-from minidgl.plots import attenuation
+from minidgl.course.plots import attenuation
 
 
 def test_other_modality_logits_are_the_other_encoders_contribution(toy):
@@ -156,8 +157,8 @@ def test_chapter3_figures_and_table(toy):
 # Chapter 4
 
 from minidgl import reference, widgets  # noqa: E402
-from minidgl.exercises import ch04  # noqa: E402
-from minidgl.plots import routing as routing_plots  # noqa: E402
+from minidgl.course.exercises import ch04  # noqa: E402
+from minidgl.course.plots import routing as routing_plots  # noqa: E402
 
 
 def _small_model(toy, fusion="concat", seed=0):

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from minidgl.exercises import ch01, ch02, ch03, ch04, ch05
+from minidgl.course.exercises import ch01, ch02, ch03, ch04, ch05
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))

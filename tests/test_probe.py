@@ -1,10 +1,11 @@
-"""`studies.probe_compare` and the `probe` command; `studies.alpha_sweep` (DGL's alpha chosen on validation)."""
+"""`probing.probe_compare` and the `probe` command; `studies.alpha_sweep` (DGL's alpha chosen on validation)."""
 import json
 
 import pytest
 
 import minidgl
-from minidgl import experiments, studies
+from minidgl import experiments, probing
+from minidgl.course import studies
 from minidgl.__main__ import main
 from minidgl.diagnostics import linear_probe
 from minidgl.train import History
@@ -35,7 +36,7 @@ def assert_probe_report(report, labels, modalities, seeds):
 
 
 def test_probe_compare_schema_and_random_init(toy):
-    report = studies.probe_compare(toy, methods=("unimodal", "joint", "dgl"), seeds=(0, 1), epochs=1,
+    report = probing.probe_compare(toy, methods=("unimodal", "joint", "dgl"), seeds=(0, 1), epochs=1,
                                    device="cpu", progress=False)
     assert_probe_report(report, ["unimodal:a", "unimodal:b", "joint", "dgl"], ["a", "b"], seeds=2)
     untrained = experiments.initial_model(toy, seed=1)
@@ -58,15 +59,15 @@ def test_probe_on_av_digits_prints_a_table_and_writes_the_json_schema(tmp_path, 
 
 def test_probes_fit_on_train_and_score_on_test(toy, monkeypatch):
     splits = []
-    monkeypatch.setattr(studies, "linear_probe", lambda model, m, train, test: splits.append((train, test)) or 0.5)
-    studies.probe_compare(toy, methods=("joint",), seeds=(0,), epochs=1, progress=False)
+    monkeypatch.setattr(probing, "linear_probe", lambda model, m, train, test: splits.append((train, test)) or 0.5)
+    probing.probe_compare(toy, methods=("joint",), seeds=(0,), epochs=1, progress=False)
     assert len(splits) == 4 and all(train is toy.train and test is toy.test for train, test in splits)
 
 
 def test_trained_encoder_probes_better_than_random_init():
     """In 256 dimensions a random encoder's 64 features keep little of the class signal; training finds it."""
     easy = minidgl.make_gaussian_toy({"a": 4.0, "b": 2.0}, num_classes=4, dim=256, n=600)
-    report = studies.probe_compare(easy, methods=("unimodal:a",), seeds=(0,), epochs=3, progress=False)
+    report = probing.probe_compare(easy, methods=("unimodal:a",), seeds=(0,), epochs=3, progress=False)
     trained = report["results"]["unimodal:a"]["probe_acc"]["a"]["mean"]
     untrained = report["results"]["random_init"]["probe_acc"]["a"]["mean"]
     assert trained > untrained + 0.2
@@ -77,7 +78,7 @@ def test_format_probe_table_marks_untrained_and_unprobed():
     report = {"config": {"modalities": ["a", "b"]},
               "results": {"random_init": {"test_acc": s, "probe_acc": {"a": s, "b": s}},
                           "unimodal:a": {"test_acc": s, "probe_acc": {"a": s}}}}
-    table = studies.format_probe_table(report)
+    table = probing.format_probe_table(report)
     assert "| random_init (untrained) | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.500 ± 0.100 |" in table
     assert "| unimodal:a | 0.500 ± 0.100 | 0.500 ± 0.100 | — |" in table
 
@@ -143,7 +144,7 @@ def test_alpha_sweep_trains_each_alpha(toy):
 
 def test_alpha_sweep_probes_the_alphas_asked_for_with_probe_compares_protocol(toy, monkeypatch):
     calls = []
-    monkeypatch.setattr(studies, "linear_probe",
+    monkeypatch.setattr(probing, "linear_probe",
                         lambda model, m, train, test: calls.append((m, train, test)) or len(calls) / 10)
     study = studies.alpha_sweep(toy, [0.5, 2.0], seeds=(0, 1), probe=[2.0], epochs=1, progress=False)
     assert study["probe_acc"][0] is None and list(study["probe_acc"][1]) == ["a", "b"]
@@ -165,25 +166,25 @@ def test_alpha_sweep_probe_true_probes_each_run_as_trained(toy):
 
 
 def test_sweep_row_is_a_probe_compare_row_of_one_alpha(toy, monkeypatch):
-    monkeypatch.setattr(studies, "linear_probe", lambda model, m, train, test: 0.5)
+    monkeypatch.setattr(probing, "linear_probe", lambda model, m, train, test: 0.5)
     study = studies.alpha_sweep(toy, [0.5, 2.0], seeds=(0, 1), probe=[0.5], epochs=1, progress=False)
     row = studies.sweep_row(study, 0.5)
     assert set(row) == ROW and row["test_acc"] is study["test_acc"][0]
     assert_summary(row["probe_acc"]["a"], 2) and list(row["unimodal_test_acc"]) == ["a", "b"]
     with pytest.raises(ValueError, match="alpha 2.0 was not probed"):
         studies.sweep_row(study, 2.0)
-    report = studies.probe_compare(toy, methods=("joint",), seeds=(0, 1), epochs=1, progress=False,
+    report = probing.probe_compare(toy, methods=("joint",), seeds=(0, 1), epochs=1, progress=False,
                                    random_init=False)
     assert list(report["results"]) == ["joint"]
     report["results"]["dgl"] = row
-    table = studies.format_probe_table(report)
+    table = probing.format_probe_table(report)
     assert "| dgl | " in table and "random_init" not in table
 
 
 def test_format_alpha_sweep_marks_the_choice_and_states_the_threshold(toy, monkeypatch):
     val = {0.25: 0.800, 0.5: 0.805, 1.0: 0.796, 2.0: 0.790}
     monkeypatch.setattr(studies, "run", fake_run(val, dict.fromkeys(val, 0.5)))
-    monkeypatch.setattr(studies, "linear_probe", lambda model, m, train, test: 0.75)
+    monkeypatch.setattr(probing, "linear_probe", lambda model, m, train, test: 0.75)
     study = studies.alpha_sweep(toy, [0.25, 0.5, 1.0, 2.0], seeds=(0, 2), probe=[0.5])
     lines = studies.format_alpha_sweep(study).splitlines()
     assert lines[0] == "| α | validation acc (chooses) | test acc (reported) | a probe (test) | b probe (test) |"

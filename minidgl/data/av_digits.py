@@ -2,8 +2,6 @@
 import math
 
 import torch
-import torchaudio
-from sklearn.datasets import load_digits
 
 from .dataset import MultimodalDataset, Splits, stratified_indices
 
@@ -34,6 +32,8 @@ def dtmf_tones(digits, snr_db, generator, sample_rate=SAMPLE_RATE, duration_s=DU
 
 def log_spectrogram(waves, n_fft=N_FFT, hop=HOP):
     """Log-power spectrograms `(n, 1, n_fft // 2 + 1, frames)` of waveforms `(n, samples)`."""
+    import torchaudio  # imported here: `import minidgl` stays light
+
     power = torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop, power=2.0)(waves)
     return torch.log(power + 1e-6).unsqueeze(1)
 
@@ -60,6 +60,8 @@ def make_av_digits(image_noise=0.5, snr_db=-14.0, copies=20, seed=0, val_fractio
     if not (isinstance(copies, int) and copies >= 1):
         raise ValueError(f"copies is how many noisy versions of each image to make; need an integer >= 1, got {copies!r}")
     generator = torch.Generator().manual_seed(seed)
+    from sklearn.datasets import load_digits  # imported here: `import minidgl` stays light
+
     digits = load_digits()
     labels = torch.as_tensor(digits.target, dtype=torch.long)
     images = torch.as_tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0

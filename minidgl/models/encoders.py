@@ -2,7 +2,6 @@
 import math
 
 from torch import nn
-import torchvision
 
 
 class MLPEncoder(nn.Module):
@@ -50,6 +49,8 @@ class ResNet18Encoder(nn.Module):
         super().__init__()
         if out_dim != 512:
             raise ValueError(f"ResNet-18 produces 512 features; got out_dim={out_dim}")
+        import torchvision  # imported here: `import minidgl` stays light
+
         resnet = torchvision.models.resnet18(weights=None)
         channels = input_shape[0]
         if channels != 3:

@@ -4,7 +4,7 @@ from matplotlib.ticker import NullFormatter
 import numpy as np
 import plotly.graph_objects as go
 
-from ..diagnostics import fused_error_vs_margin
+from ...diagnostics import fused_error_vs_margin
 
 
 def head_label(modality):

@@ -3,12 +3,12 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from .experiments import run
-from .methods import Method
-from .methods.dgl import DEFAULT_ALPHA
+from ..experiments import run
+from ..methods import Method
+from ..methods.dgl import DEFAULT_ALPHA
 from .plots.routing import lab_figure
-from .routing import JOINT, UNIFORM, Routing, dgl_routing
-from .train import TrainConfig
+from ..routing import JOINT, UNIFORM, Routing, dgl_routing
+from ..train import TrainConfig
 
 PRESETS = {"joint": JOINT, "uniform": UNIFORM, "DGL": dgl_routing(DEFAULT_ALPHA)}
 

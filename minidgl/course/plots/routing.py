@@ -5,7 +5,7 @@ from matplotlib.ticker import NullFormatter
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..experiments import markdown_table
+from ...experiments import markdown_table
 from .balancing import window_means
 
 

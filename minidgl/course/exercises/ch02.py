@@ -1,8 +1,8 @@
 """Checkers for chapter 2 (joint fusion): the linear probe's standardisation, concat fusion's unimodal head."""
 import torch
 
-from .. import diagnostics
-from ..models import ConcatFusion
+from ... import diagnostics
+from ...models import ConcatFusion
 from . import close_problem, report, shape_problem, stub_safe
 
 

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from ..methods.ogm_ge import coefficient
+from ...methods.ogm_ge import coefficient
 
 COLORS = {"audio": "#1f77b4", "visual": "#ff7f0e"}
 

@@ -2,8 +2,8 @@
 ratios and coefficients on a batch (who gets slowed)."""
 import torch
 
-from ..methods import OGMGE
-from ..methods.mmpareto import pareto_weight
+from ...methods import OGMGE
+from ...methods.mmpareto import pareto_weight
 from . import close_problem, report, shape_problem, stub_safe
 
 RHOS = torch.tensor([0.0, 0.25, 0.5, 0.99, 1.0, 1.01, 1.5, 2.0, 3.0, 10.0])

@@ -3,7 +3,7 @@ exact condition for `p_y >= q_y`."""
 import torch
 import torch.nn.functional as F
 
-from ..diagnostics import fused_at_least_as_sure
+from ...diagnostics import fused_at_least_as_sure
 from . import close_problem, report, shape_problem, stub_safe
 
 

@@ -2,10 +2,10 @@
 import torch
 import torch.nn.functional as F
 
-from ..data import make_gaussian_toy
-from ..models import build_model
-from ..reference import gradient_mismatches, parameter_gradients, routed_gradients
-from ..routing import dgl_routing
+from ...data import make_gaussian_toy
+from ...models import build_model
+from ...reference import gradient_mismatches, parameter_gradients, routed_gradients
+from ...routing import dgl_routing
 from . import close_problem, report, shape_problem, stub_safe
 
 
