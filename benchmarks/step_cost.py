@@ -3,8 +3,8 @@
     python benchmarks/step_cost.py                 # AV-Digits MLP/CNN and CREMA-D-shaped ResNet-18, CPU
     python benchmarks/step_cost.py --quick --json step_cost.json --device cuda
 
-A step is forward, losses, zero_grad, the method's backward and an SGD step. Besides minidgl's methods it
-times independent re-implementations of the authors' steps (tests/oracles.py): DGL with two backward passes,
+A step is `fit`'s `train_step` (forward, losses, zero_grad, the method's backward, gradient norms, SGD step). Besides minidgl's methods it
+times the reference implementations of the authors' steps (`minidgl.reference`): DGL with two backward passes,
 the name-based wipe, clipping and per-step `.item()` logging; MMPareto with four backward passes. The timing
 loop is `minidgl.timing` (methods interleaved in a rotated order, each on its own copy of the model). Reported: median (or, with
 `--stat min`, fastest) seconds per step and the ratio to joint; the JSON keeps every timed step.
@@ -12,16 +12,14 @@ loop is `minidgl.timing` (methods interleaved in a rotated order, each on its ow
 import argparse
 import copy
 import json
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import minidgl  # noqa: E402
-from minidgl import timing  # noqa: E402
-from minidgl.models import MultimodalNet, build_encoder, build_fusion  # noqa: E402
-from oracles import authors_dgl_step, authors_mmpareto_step  # noqa: E402
+import minidgl
+from minidgl import timing
+from minidgl.models import MultimodalNet, build_encoder, build_fusion
+from minidgl.reference import authors_dgl_step, authors_mmpareto_step
 
 CASES = {
     # name: (encoder, {modality: per-sample shape}, classes, feature_dim, batch); the CNN and ResNet batches

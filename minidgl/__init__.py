@@ -14,7 +14,7 @@ from .models import ENCODERS, FUSIONS, MultimodalNet, Output, build_model
 from .routing import JOINT, UNIFORM, Losses, Routing, dgl_routing, routed_loss
 from .runtime import default_device, seed_everything
 from .experiments import compare
-from .train import History, TrainConfig, evaluate, fit
+from .train import History, Step, TrainConfig, evaluate, fit, train_step
 
 __version__ = "0.1.0"
 
@@ -23,4 +23,4 @@ __all__ = ["DGL", "ENCODERS", "FUSIONS", "History", "JOINT", "Joint", "Losses", 
            "UNIFORM", "Uniform", "Unimodal", "build_model", "compare", "default_device", "dgl_routing",
            "diagnostics", "evaluate", "experiments", "fit", "probing",
            "get_method", "load_dataset", "make_av_digits", "make_gaussian_toy", "routed_loss",
-           "seed_everything", "stratified_split"]
+           "seed_everything", "stratified_split", "Step", "train_step"]

@@ -1,6 +1,7 @@
 """Cost of one training step per method (wall-clock or CPU time), as a ratio to joint training on the same model and batch.
 
-A step is forward, losses, zero_grad, the method's backward and an SGD step. Methods are interleaved within
+A step is `fit`'s `train_step`: forward, losses, zero_grad, the method's backward, the encoders' gradient
+norms and an SGD step. Methods are interleaved within
 each repeat, in an order rotated from one repeat to the next, so a load change on a shared machine hits them
 all alike; each method gets its own copy of the model. `benchmarks/step_cost.py` uses these functions with
 more cases and the authors' reference steps.
@@ -12,19 +13,17 @@ import time
 import torch
 
 from .methods import get_method
+from .train import train_step
 
 
 def make_step(method, model):
-    """A function `step(inputs, labels)` running one SGD training step of `method` (a name or `Method`) on `model`."""
+    """A function `step(inputs, labels)` running `fit`'s training step (`train_step`, SGD) of `method` (a name
+    or `Method`) on `model`."""
     method = get_method(method)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
 
     def step(inputs, labels):
-        out = model(inputs, method.routing)
-        losses = method.losses(out, labels)
-        optimizer.zero_grad(set_to_none=True)
-        method.backward(model, out, losses, epoch=0)
-        optimizer.step()
+        train_step(model, method, optimizer, inputs, labels)
     return step
 
 

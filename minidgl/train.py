@@ -1,4 +1,5 @@
-"""fit / evaluate / History: the training loop every chapter uses, device-agnostic and free of host syncs per step."""
+"""train_step / fit / evaluate / History: the training loop every chapter uses, device-agnostic and free of host
+syncs per step, over in-memory splits or any iterable of batches (a DataLoader, a stream)."""
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
@@ -35,8 +36,9 @@ class History:
     `grad_norm[m]` is the mean over an epoch's steps of the L2 norm of encoder `m`'s whole gradient;
     `step_grad_norm[m]`, `step_loss` and `step_acc` (the fused accuracy on the batch) are the same
     quantities at every step, all epochs in order.
-    `method_stats[key]` is the per-epoch mean of a statistic the method records each step (e.g. OGM-GE's
-    `rho:<m>`), `method_steps[key]` the same statistic at every step, all epochs in order.
+    `method_stats[name][m]` is the per-epoch mean of a statistic the method reports each step for modality m
+    (e.g. OGM-GE's `["rho"]["audio"]`), `method_steps[name][m]` the same statistic at every step, all epochs
+    in order.
     `test_acc` is the method's headline accuracy (fused; the modality's own for unimodal training).
     """
 
@@ -77,16 +79,31 @@ def make_config(config=None, **overrides):
 
 
 def _check_data(model, data):
-    if data.modalities != model.modalities:
-        raise KeyError(f"the data has modalities {data.modalities} but the model was built for {model.modalities}; "
+    modalities = getattr(data, "modalities", None)
+    if modalities is not None and modalities != model.modalities:
+        raise KeyError(f"the data has modalities {modalities} but the model was built for {model.modalities}; "
                        f"build the model from this data or select its modalities with data.select(...)")
+
+
+def batches(split, batch_size, shuffle=False, generator=None):
+    """`(inputs, labels)` batches of `split`: an in-memory `MultimodalDataset` is sliced (`batch_size`, `shuffle`
+    and `generator` apply); any other iterable of batches (a DataLoader, a stream) is iterated as it is."""
+    if hasattr(split, "batches"):
+        return split.batches(batch_size, shuffle=shuffle, generator=generator)
+    return iter(split)
+
+
+def to_device(inputs, labels, device):
+    """A batch moved to `device` (a no-op for tensors already there; asynchronous from pinned memory)."""
+    return {m: x.to(device, non_blocking=True) for m, x in inputs.items()}, labels.to(device, non_blocking=True)
 
 
 @torch.no_grad()
 def evaluate(model, dataset, batch_size=512):
     """Accuracy and loss of `model` on `dataset`: `{"fused_acc", "unimodal_acc": {m: acc}, "loss"}`.
 
-    Batches are moved to the model's device as they come (a no-op for a dataset already there).
+    `dataset`: a `MultimodalDataset` or any iterable of `(inputs, labels)` batches. Batches are moved to the
+    model's device as they come; samples are counted as they arrive.
     """
     was_training = model.training
     model.eval()
@@ -94,17 +111,50 @@ def evaluate(model, dataset, batch_size=512):
     correct = torch.zeros((), device=device)
     unimodal_correct = {m: torch.zeros_like(correct) for m in model.modalities}
     loss = torch.zeros_like(correct)
-    for inputs, labels in dataset.batches(batch_size):
-        inputs, labels = {m: x.to(device) for m, x in inputs.items()}, labels.to(device)
+    n = 0
+    for inputs, labels in batches(dataset, batch_size):
+        inputs, labels = to_device(inputs, labels, device)
         out = model(inputs)
         correct += (out.fused_logits.argmax(1) == labels).sum()
         loss += torch.nn.functional.cross_entropy(out.fused_logits.float(), labels, reduction="sum")
         for m, logits in out.unimodal_logits.items():
             unimodal_correct[m] += (logits.argmax(1) == labels).sum()
+        n += len(labels)
     model.train(was_training)
-    n = len(dataset)
+    if n == 0:
+        raise ValueError("evaluate got no samples: the split (or its iterable of batches) is empty")
     return {"fused_acc": correct.item() / n, "unimodal_acc": {m: c.item() / n for m, c in unimodal_correct.items()},
             "loss": loss.item() / n}
+
+
+@dataclass
+class Step:
+    """What one training step leaves: the forward `output`, the `losses`, each encoder's gradient norm
+    `{m: 0-d tensor}` (before clipping) and the method's statistics `{name: {m: 0-d tensor}}`."""
+
+    output: object
+    losses: object
+    grad_norm: dict
+    stats: dict
+
+
+def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm=None, amp=False, forward=None):
+    """One optimisation step of `method` on the batch `inputs` `{m: (batch, ...)}`, `labels` `(batch,)`, already
+    on the model's device: forward under the method's routing (bfloat16 autocast with `amp`), the method's
+    losses and backward, gradient norms, optional clipping of the global norm, `optimizer.step()`. No host
+    sync. `forward` replaces `model` for the forward pass (e.g. its `torch.compile`d version). Returns a `Step`.
+    """
+    forward = model if forward is None else forward
+    with torch.autocast(labels.device.type, dtype=torch.bfloat16, enabled=amp):
+        output = forward(inputs, method.routing)
+        losses = method.losses(output, labels)
+    optimizer.zero_grad(set_to_none=True)
+    stats = method.backward(model, output, losses, labels, epoch)
+    grad_norm = encoder_grad_norms(model)
+    if clip_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+    optimizer.step()
+    return Step(output, losses, grad_norm, stats)
 
 
 def _score(method, metrics):
@@ -115,6 +165,9 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
     """Train `model` on `data.train` with `method`, select the epoch with the best `data.val` accuracy,
     restore it and evaluate `data.test` once. Returns a `History`.
 
+    `data`: `Splits`, or any object with `train`, `val` and `test`, each a `MultimodalDataset` (sliced in
+    memory, shuffled with the seed) or an iterable of `(inputs, labels)` batches that can be iterated once per
+    epoch (e.g. a `DataLoader`, which shuffles itself). Batches go to the device as they come.
     `method`: a name (`"joint"`, `"uniform"`, `"dgl"`, `"unimodal:audio"`), a `Routing`, or a `Method`.
     `on_epoch_end(epoch, model)`, if given, is called after each epoch's last step (epoch counted from 1),
     e.g. to measure gradients at the parameters training has reached.
@@ -127,7 +180,8 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     model.to(device)
-    data = data.to(device)
+    if hasattr(data, "to"):
+        data = data.to(device)
     step_model = torch.compile(model) if cfg.compile else model
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
@@ -138,48 +192,24 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
 
     for epoch in tqdm(range(cfg.epochs), desc=method.name, disable=not cfg.progress, leave=False):
         model.train()
-        steps = {"loss": [], "correct": [], "size": []}
-        steps.update({f"correct:{m}": [] for m in model.modalities})
-        steps.update({f"grad:{m}": [] for m in model.modalities})
-        for inputs, labels in data.train.batches(cfg.batch_size, shuffle=True, generator=shuffle):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp):
-                out = step_model(inputs, method.routing)
-                losses = method.losses(out, labels)
-            optimizer.zero_grad(set_to_none=True)
-            method.backward(model, out, losses, epoch)
-            for m, norm in encoder_grad_norms(model).items():
-                steps[f"grad:{m}"].append(norm)
-            if cfg.clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-            optimizer.step()
-            steps["loss"].append(losses.total.detach().float())
-            steps["correct"].append((out.fused_logits.argmax(1) == labels).sum())
-            steps["size"].append(len(labels))
-            for m, logits in out.unimodal_logits.items():
-                steps[f"correct:{m}"].append((logits.argmax(1) == labels).sum())
+        steps = _EpochRecord(model.modalities)
+        for inputs, labels in batches(data.train, cfg.batch_size, shuffle=True, generator=shuffle):
+            inputs, labels = to_device(inputs, labels, device)
+            step = train_step(model, method, optimizer, inputs, labels, epoch, cfg.clip_grad_norm, cfg.amp,
+                              step_model)
+            steps.add(step, labels)
+        if not steps.size:
+            raise ValueError("the training split gave no batches: it (or its iterable of batches) is empty")
         scheduler.step()
 
-        bad = torch.nonzero(~torch.isfinite(torch.stack(steps["loss"])))
+        bad = torch.nonzero(~torch.isfinite(torch.stack(steps.loss)))
         if len(bad):
             raise FloatingPointError(
                 f"the {method.name} loss became NaN or infinite at epoch {epoch}, step {int(bad[0, 0])} "
                 f"(lr {cfg.lr}); lower the learning rate, set clip_grad_norm, or check the inputs for NaN")
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, model)
-        host = {k: v if k == "size" else torch.stack(v).tolist() for k, v in steps.items()}
-        n = len(data.train)
-        history.step_loss += host["loss"]
-        history.step_acc += [c / size for c, size in zip(host["correct"], host["size"])]
-        history.train_loss.append(sum(host["loss"]) / len(host["loss"]))
-        history.train_acc.append(sum(host["correct"]) / n)
-        for m in model.modalities:
-            history.train_unimodal_acc[m].append(sum(host[f"correct:{m}"]) / n)
-            history.grad_norm[m].append(sum(host[f"grad:{m}"]) / len(host[f"grad:{m}"]))
-            history.step_grad_norm[m] += host[f"grad:{m}"]
-        for key, value in method.epoch_stats().items():
-            history.method_stats.setdefault(key, []).append(value)
-        for key, values in method.step_stats().items():
-            history.method_steps.setdefault(key, []).extend(values)
+        steps.write(history)
 
         val = evaluate(model, data.val, cfg.eval_batch_size)
         history.val_acc.append(val["fused_acc"])
@@ -196,3 +226,49 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
     history.test_fused_acc = test["fused_acc"]
     history.test_unimodal_acc = test["unimodal_acc"]
     return history
+
+
+class _EpochRecord:
+    """One epoch's per-step values, kept on the device until `write` reads them (one host sync per epoch)."""
+
+    def __init__(self, modalities):
+        self.modalities = modalities
+        self.loss, self.correct, self.sizes = [], [], []
+        self.unimodal_correct = {m: [] for m in modalities}
+        self.grad_norm = {m: [] for m in modalities}
+        self.stats = {}
+
+    @property
+    def size(self):
+        return sum(self.sizes)
+
+    def add(self, step, labels):
+        self.loss.append(step.losses.total.detach().float())
+        self.correct.append((step.output.fused_logits.argmax(1) == labels).sum())
+        self.sizes.append(len(labels))
+        for m, logits in step.output.unimodal_logits.items():
+            self.unimodal_correct[m].append((logits.argmax(1) == labels).sum())
+        for m, norm in step.grad_norm.items():
+            self.grad_norm[m].append(norm)
+        for name, per_modality in (step.stats or {}).items():
+            for m, value in per_modality.items():
+                self.stats.setdefault(name, {}).setdefault(m, []).append(value.detach())
+
+    def write(self, history):
+        """Append this epoch's means and per-step values to `history`."""
+        host = lambda values: torch.stack(values).float().tolist()
+        loss, correct, n = host(self.loss), host(self.correct), self.size
+        history.step_loss += loss
+        history.step_acc += [c / size for c, size in zip(correct, self.sizes)]
+        history.train_loss.append(sum(loss) / len(loss))
+        history.train_acc.append(sum(correct) / n)
+        for m in self.modalities:
+            history.train_unimodal_acc[m].append(sum(host(self.unimodal_correct[m])) / n)
+            norms = host(self.grad_norm[m])
+            history.grad_norm[m].append(sum(norms) / len(norms))
+            history.step_grad_norm[m] += norms
+        for name, per_modality in self.stats.items():
+            for m, values in per_modality.items():
+                values = host(values)
+                history.method_stats.setdefault(name, {}).setdefault(m, []).append(sum(values) / len(values))
+                history.method_steps.setdefault(name, {}).setdefault(m, []).extend(values)

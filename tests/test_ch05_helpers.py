@@ -170,22 +170,13 @@ def test_method_steps_record_every_step_and_average_to_the_epoch_means(toy, smal
         for history in histories[label]:
             for key in keys:
                 for m in toy.modalities:
-                    values = history.method_steps[f"{key}:{m}"]
+                    values = history.method_steps[key][m]
                     assert len(values) == 2 * steps
-                    assert balancing.steps_per_epoch(history, f"{key}:{m}") == steps
+                    assert balancing.steps_per_epoch(history, key, m) == steps
                     means = [sum(values[e * steps:(e + 1) * steps]) / steps for e in range(2)]
-                    assert means == pytest.approx(history.method_stats[f"{key}:{m}"], rel=1e-5)
-    assert all(c in (0.0, 1.0) for c in histories["mmpareto"][0].method_steps["conflict:a"])
+                    assert means == pytest.approx(history.method_stats[key][m], rel=1e-5)
+    assert all(c in (0.0, 1.0) for c in histories["mmpareto"][0].method_steps["conflict"]["a"])
     assert histories["joint"][0].method_steps == {}
-
-
-def test_step_stats_reset_after_reading():
-    method = minidgl.OGMGE()
-    method.record("rho:a", torch.tensor(2.0))
-    method.record("rho:a", torch.tensor(4.0))
-    assert method.step_stats() == {"rho:a": [2.0, 4.0]}
-    assert method.step_stats() == {}
-    assert method.epoch_stats() == {"rho:a": 3.0}
 
 
 def test_window_means():
@@ -234,10 +225,10 @@ def test_step_cost_cpu_clocks(toy, clock):
 
 
 def test_span_summary_means_and_shares():
-    h1 = minidgl.History("ogm-ge", ["a", "b"], method_steps={"k:a": [1.0, 0.5, 0.5, 1.0]})
-    h2 = minidgl.History("ogm-ge", ["a", "b"], method_steps={"k:a": [0.5, 0.5, 1.0, 1.0]})
-    assert balancing.span_summary([h1, h2], "k:a", [(0, 2), (2, 4)]) == [0.625, 0.875]
-    assert balancing.span_summary([h1, h2], "k:a", [(0, 2), (2, 4)], below=1) == [0.75, 0.25]
+    h1 = minidgl.History("ogm-ge", ["a", "b"], method_steps={"k": {"a": [1.0, 0.5, 0.5, 1.0]}})
+    h2 = minidgl.History("ogm-ge", ["a", "b"], method_steps={"k": {"a": [0.5, 0.5, 1.0, 1.0]}})
+    assert balancing.span_summary([h1, h2], "k", "a", [(0, 2), (2, 4)]) == [0.625, 0.875]
+    assert balancing.span_summary([h1, h2], "k", "a", [(0, 2), (2, 4)], below=1) == [0.75, 0.25]
     assert balancing.span_label(25, 100, 338) == "26–100 (epoch 1)"
     assert balancing.span_label(300, 400, 338) == "301–400 (epochs 1–2)"
 
@@ -252,7 +243,7 @@ def test_dynamics_table_rows_and_counts(toy, small_probe_comparison):
     assert lines[0] == "| steps | ρ a | ρ b | a damped (k < 1) | b damped (k < 1) |"
     assert len(lines) == 2 + len(spans)
     assert lines[2].startswith("| 1–3 (epoch 1) |")
-    damped = balancing.span_summary(histories["ogm-ge"], "k:a", spans, below=1)
+    damped = balancing.span_summary(histories["ogm-ge"], "k", "a", spans, below=1)
     assert f"| {damped[0]:.0%} |" in lines[2]
     lines = [line for line in mmp.splitlines() if line.startswith("|")]
     assert lines[0] == "| steps | cos a | cos b | conflicting steps, a | conflicting steps, b |"

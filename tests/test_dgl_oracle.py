@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import minidgl
+from minidgl import reference
 from tiny import make_batch, make_model
 
 
@@ -43,22 +44,13 @@ def authors_logits(model, z, fusion, detached):
 
 
 def authors_two_pass_grads(model, inputs, labels, alpha, fusion):
-    model.zero_grad(set_to_none=True)
-    z = {m: model.encoders[m](inputs[m]) for m in model.modalities}
-    fused, uni = authors_logits(model, z, fusion, {m: t.detach() for m, t in z.items()})
-    (alpha * sum(F.cross_entropy(u, labels) for u in uni.values())).backward(retain_graph=True)
-    for p in model.fusion.parameters():
-        p.grad = None
-    F.cross_entropy(fused, labels).backward()
-    return {n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()}
+    """The authors' two-pass step (`minidgl.reference`) with this file's tensor-algebra logits."""
+    logits = lambda model, z, detached: authors_logits(model, z, fusion, detached)
+    return reference.authors_two_pass_gradients(model, inputs, labels, alpha, logits=logits)
 
 
 def minidgl_grads(model, inputs, labels, method):
-    model.zero_grad(set_to_none=True)
-    method = minidgl.get_method(method)
-    out = model(inputs, method.routing)
-    method.backward(model, out, method.losses(out, labels), epoch=0)
-    return {n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()}
+    return reference.method_gradients(model, method, inputs, labels)[0]
 
 
 def assert_same_grads(actual, expected):

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -106,3 +108,51 @@ def test_amp_runs_with_bfloat16_autocast(toy):
 def test_cuda_amp_and_compile(toy):
     history = run(toy, "dgl", epochs=3, device="cuda", amp=True, compile=True, progress=False)[1]
     assert history.test_acc > 0.8
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """Batches of a dataset as a stream: no length, no indexing, a fresh order each pass."""
+
+    def __init__(self, dataset, batch_size, seed=0):
+        self.dataset, self.batch_size, self.generator = dataset, batch_size, torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        yield from self.dataset.batches(self.batch_size, shuffle=True, generator=self.generator)
+
+
+def test_fit_and_evaluate_take_any_iterable_of_batches(toy):
+    """A DataLoader or a stream trains through the same `fit`; `evaluate` counts samples as they arrive."""
+    model = minidgl.build_model(toy, feature_dim=8)
+    reference = minidgl.evaluate(model, toy.test)
+    for other in (minidgl.evaluate(model, toy.test.loader(batch_size=7)), minidgl.evaluate(model, _Stream(toy.test, 13))):
+        assert other["fused_acc"] == reference["fused_acc"] and other["unimodal_acc"] == reference["unimodal_acc"]
+        assert other["loss"] == pytest.approx(reference["loss"], rel=1e-6)
+    streamed = minidgl.Splits(_Stream(toy.train, 32), toy.val.loader(batch_size=50), toy.test.loader(batch_size=50))
+    history = minidgl.fit(model, streamed, "dgl", epochs=2, progress=False)
+    assert len(history.step_loss) == 2 * -(-len(toy.train) // 32)
+    assert history.train_loss[1] < history.train_loss[0] and history.test_acc > 0.5
+    loader = minidgl.Splits(toy.train.loader(batch_size=32, shuffle=True), toy.val, toy.test)
+    assert minidgl.fit(minidgl.build_model(toy, feature_dim=8), loader, "joint", epochs=1, progress=False).test_acc > 0.4
+
+
+def test_an_empty_split_is_a_clear_error(toy):
+    model = minidgl.build_model(toy, feature_dim=8)
+    with pytest.raises(ValueError, match="no samples"):
+        minidgl.evaluate(model, [])
+    with pytest.raises(ValueError, match="training split gave no batches"):
+        minidgl.fit(model, minidgl.Splits([], toy.val, toy.test), epochs=1, progress=False)
+
+
+def test_train_step_is_one_step_of_fit(toy):
+    """`fit` over 64 samples in one batch of 64 and a bare `train_step` on them leave the same parameters."""
+    torch.manual_seed(0)
+    model = minidgl.build_model(toy, feature_dim=8)
+    twin = copy.deepcopy(model)
+    sixty_four = toy.train.subset(torch.arange(64))
+    minidgl.fit(model, minidgl.Splits(sixty_four, toy.val, toy.test), "dgl", epochs=1, batch_size=64, lr=0.1,
+                progress=False)
+    optimizer = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    step = minidgl.train_step(twin, minidgl.DGL(), optimizer, *next(sixty_four.batches(64)))
+    assert set(step.grad_norm) == set(toy.modalities) and step.stats == {}
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(p, q, msg=lambda m: f"{name}: {m}")

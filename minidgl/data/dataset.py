@@ -109,7 +109,8 @@ class Splits:
         return Splits(*(s.select(*modalities) for s in (self.train, self.val, self.test)))
 
     def to(self, device):
-        return Splits(*(s.to(device) for s in (self.train, self.val, self.test)))
+        """The in-memory splits moved to `device`; a split given as an iterable of batches stays as it is."""
+        return Splits(*(s.to(device) if hasattr(s, "to") else s for s in (self.train, self.val, self.test)))
 
     def __repr__(self):
         return f"Splits(train={len(self.train)}, val={len(self.val)}, test={len(self.test)}; {self.train!r})"

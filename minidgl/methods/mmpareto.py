@@ -47,9 +47,10 @@ class MMPareto(Method):
     """Uniform multitask losses; each encoder's gradient is MMPareto's conflict-free, rescaled combination.
 
     gamma: the magnitude boost, 1.5 hard-coded in the authors' `MMPareto.py`.
-    Per epoch, `epoch_stats()` gives `cos:<m>`, the mean cosine between encoder m's multimodal and unimodal
-    gradients, and `conflict:<m>`, the fraction of steps where it was <= 0 (the min-norm branch);
-    `step_stats()` gives every step's cosine and conflict indicator (1.0 or 0.0).
+    Each step reports `{"cos": {m: ...}, "conflict": {m: ...}}`: the cosine between encoder m's multimodal and
+    unimodal gradients, and 1.0 where it is <= 0 (the min-norm branch), else 0.0; `fit` keeps them per step
+    in `History.method_steps` and their epoch means (the mean cosine, the share of conflicting steps) in
+    `History.method_stats`.
     """
 
     name = "mmpareto"
@@ -60,21 +61,23 @@ class MMPareto(Method):
             raise ValueError(f"MMPareto's gamma scales the combined gradient and must be > 0, got {gamma}")
         self.gamma = gamma
 
-    def backward(self, model, output, losses, epoch):
+    def backward(self, model, output, losses, labels, epoch):
         params = {m: [p for p in encoder.parameters() if p.requires_grad] for m, encoder in model.encoders.items()}
         flat_params = [p for ps in params.values() for p in ps]
         mm_grads = torch.autograd.grad(losses.fused, flat_params, retain_graph=True, allow_unused=True)
         losses.total.backward()
-        mm_grads = iter(mm_grads)
+        mm_grads, stats = iter(mm_grads), {"cos": {}, "conflict": {}}
         for m, ps in params.items():
             pairs = [(p, g) for p, g in zip(ps, mm_grads) if p.grad is not None]
-            self._combine(m, [p for p, _ in pairs], [torch.zeros_like(p) if g is None else g for p, g in pairs])
+            if pairs:
+                cos = self._combine([p for p, _ in pairs], [torch.zeros_like(p) if g is None else g for p, g in pairs])
+                stats["cos"][m], stats["conflict"][m] = cos, (cos <= 0).float()
+        return stats
 
     @torch.no_grad()
-    def _combine(self, modality, params, mm_grads):
-        """Replace `p.grad` (the summed gradient) of one encoder's `params` by MMPareto's combination."""
-        if not params:
-            return
+    def _combine(self, params, mm_grads):
+        """Replace `p.grad` (the summed gradient) of one encoder's `params` by MMPareto's combination; returns
+        the cosine of the encoder's multimodal and unimodal gradients (a 0-d tensor)."""
         totals = [p.grad for p in params]
         uni_grads = [t - g for t, g in zip(totals, mm_grads)]
         a1, cos = pareto_weight(torch.cat([g.flatten() for g in mm_grads]), torch.cat([g.flatten() for g in uni_grads]))
@@ -83,8 +86,7 @@ class MMPareto(Method):
             s, h_norm = total.norm(), h.norm()
             boost = torch.where(s > h_norm, s / h_norm.clamp_min(torch.finfo(s.dtype).tiny), 1.0)
             p.grad = self.gamma * boost * h
-        self.record(f"cos:{modality}", cos)
-        self.record(f"conflict:{modality}", (cos <= 0).float())
+        return cos
 
     def __repr__(self):
         return f"MMPareto(gamma={self.gamma})"

@@ -8,13 +8,13 @@ loss `L_mm` (joint routing); then, for each batch:
     k_m   = 1 - tanh(alpha * rho_m) if rho_m > 1 else 1
     g     <- k_m * g + N(0, std(g) + 1e-8)          on encoder m's modulated tensors (noise: GE only)
 
-`u_m` are the unimodal logits: for concat fusion the authors use `W_m z_m + b / 2` (half the bias, their
-`fc_out.weight[:, :512]`, `+ bias / 2`); for any other fusion minidgl uses the fusion's own unimodal logits.
+`u_m` is modality m's contribution to the fused logits, as the fusion defines it (`Fusion.contribution`): for
+concat fusion the authors' `W_m z_m + b / 2` (half the bias, their `fc_out.weight[:, :512]`, `+ bias / 2`);
+for any other fusion, the fusion's own unimodal logits.
 """
 import torch
 
-from ..models.fusion import ConcatFusion
-from ..routing import JOINT, routed_loss
+from ..routing import JOINT
 from .base import Method
 
 
@@ -44,8 +44,9 @@ class OGMGE(Method):
     modalities may be damped at once. With exactly two it is the authors' ratio; at a tie (rho = 1) the
     authors' `else` branch damps audio, minidgl damps neither (Eq. 10 asks for rho > 1).
 
-    Per epoch, `epoch_stats()` gives the mean over steps of `rho:<m>` and `k:<m>` (outside the epoch window k
-    is still computed and recorded, but not applied); `step_stats()` gives every step's value.
+    Each step reports `{"rho": {m: rho_m}, "k": {m: k_m}}` (outside the epoch window k is still computed and
+    reported, but not applied); `fit` keeps them in `History.method_steps` and their epoch means in
+    `History.method_stats`.
     """
 
     name = "ogm-ge"
@@ -60,25 +61,13 @@ class OGMGE(Method):
         if min_ndim < 1:
             raise ValueError(f"min_ndim must be >= 1 (4: the authors' conv weights only), got {min_ndim}")
         self.alpha, self.noise, self.start, self.end, self.min_ndim = alpha, noise, start, end, min_ndim
-        self._labels = None
-
-    def losses(self, output, labels):
-        """`L_mm` (joint routing). Keeps the batch's labels: `backward` scores each modality on them."""
-        self._labels = labels
-        return routed_loss(output, labels, self.routing)
 
     @torch.no_grad()
     def unimodal_scores(self, model, output, labels):
-        """`{m: s_m}`: summed softmax probability of the true class from modality m alone, a 0-d tensor."""
-        fusion, scores = model.fusion, {}
-        if isinstance(fusion, ConcatFusion):
-            weights = fusion.fc_out.weight.split(list(fusion.feature_dims.values()), dim=1)
-            half_bias = fusion.fc_out.bias / 2
-            logits = {m: output.features[m].float() @ w.T + half_bias for m, w in zip(fusion.modalities, weights)}
-        else:
-            logits = output.unimodal_logits
+        """`{m: s_m}`: summed softmax probability of the true class from modality m's contribution, a 0-d tensor."""
+        scores = {}
         for m in model.modalities:
-            probs = logits[m].float().softmax(dim=1)
+            probs = model.fusion.contribution(output.features, m).float().softmax(dim=1)
             scores[m] = probs.gather(1, labels[:, None]).sum()
         return scores
 
@@ -90,14 +79,12 @@ class OGMGE(Method):
         k = {m: coefficient(r, self.alpha) for m, r in rho.items()}
         return rho, k
 
-    def backward(self, model, output, losses, epoch):
+    def backward(self, model, output, losses, labels, epoch):
         losses.total.backward()
-        rho, k = self.coefficients(self.unimodal_scores(model, output, self._labels))
-        for m in rho:
-            self.record(f"rho:{m}", rho[m])
-            self.record(f"k:{m}", k[m])
+        rho, k = self.coefficients(self.unimodal_scores(model, output, labels))
         if self.start <= epoch <= self.end:
             self.modulate(model, k)
+        return {"rho": rho, "k": k}
 
     @torch.no_grad()
     def modulate(self, model, k):

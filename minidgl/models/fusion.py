@@ -40,6 +40,11 @@ class Fusion(nn.Module):
         """Unimodal logits: the fusion applied with every other modality's features set to zero."""
         return self.fuse({m: f if m == modality else torch.zeros_like(f) for m, f in features.items()})
 
+    def contribution(self, features, modality):
+        """Modality `modality`'s share of the fused logits `(batch, classes)`, the score OGM-GE compares across
+        modalities. Default: its unimodal logits."""
+        return self.forward(features, alone=modality)
+
 
 class ConcatFusion(Fusion):
     """`W [z_1; ...; z_M] + b`. Alone: `W_m z_m + b`, exactly the authors' `fc_out(cat(x, 0))`."""
@@ -50,6 +55,11 @@ class ConcatFusion(Fusion):
 
     def fuse(self, features):
         return self.fc_out(torch.cat([features[m] for m in self.feature_dims], dim=1))
+
+    def contribution(self, features, modality):
+        """`W_m z_m + b / M`: the OGM-GE authors' split of the fused logits (`+ bias / 2` for two modalities)."""
+        weights = dict(zip(self.feature_dims, self.fc_out.weight.split(list(self.feature_dims.values()), dim=1)))
+        return features[modality].float() @ weights[modality].T + self.fc_out.bias / len(self.feature_dims)
 
 
 class SumFusion(Fusion):

@@ -40,18 +40,19 @@ def window_means(values, window):
     return ([s + (len(c) + 1) / 2 for s, c in zip(starts, chunks)], [sum(c) / len(c) for c in chunks])
 
 
-def steps_per_epoch(history, key):
-    """How many values of `history.method_steps[key]` fall in one epoch (every epoch has as many steps)."""
-    return len(history.method_steps[key]) // len(history.val_acc)
+def steps_per_epoch(history, stat, modality):
+    """How many values of `history.method_steps[stat][modality]` fall in one epoch (every epoch has as many)."""
+    return len(history.method_steps[stat][modality]) // len(history.val_acc)
 
 
-def span_summary(histories, key, spans, below=None):
+def span_summary(histories, stat, modality, spans, below=None):
     """For each span `(start, stop)` of steps (0-based, stop excluded): the mean over runs of the mean of
-    `history.method_steps[key][start:stop]`, or, with `below`, of the fraction of those steps whose value is
-    below `below` (e.g. `key="k:audio", below=1`: how often OGM-GE damped audio). A list of floats."""
+    `history.method_steps[stat][modality][start:stop]`, or, with `below`, of the fraction of those steps whose
+    value is below `below` (e.g. `"k", "audio", below=1`: how often OGM-GE damped audio). A list of floats."""
     def one(values):
         return sum((v < below) if below is not None else v for v in values) / len(values)
-    return [sum(one(h.method_steps[key][start:stop]) for h in histories) / len(histories) for start, stop in spans]
+    return [sum(one(h.method_steps[stat][modality][start:stop]) for h in histories) / len(histories)
+            for start, stop in spans]
 
 
 def span_label(start, stop, per_epoch):
@@ -73,18 +74,18 @@ def dynamics_table(ogm_histories, mmpareto_histories, spans):
     steps on which it damped each one (k < 1). MMPareto: the mean cosine between the multimodal and unimodal
     gradient on each encoder, and its conflicting steps (cosine <= 0) counted over all runs. Means over runs."""
     modalities = ogm_histories[0].modalities
-    labels = [span_label(start, stop, steps_per_epoch(ogm_histories[0], f"rho:{modalities[0]}"))
+    labels = [span_label(start, stop, steps_per_epoch(ogm_histories[0], "rho", modalities[0]))
               for start, stop in spans]
     ogm = {}
     for m in modalities:
-        ogm[f"ρ {m}"] = [f"{v:.2f}" for v in span_summary(ogm_histories, f"rho:{m}", spans)]
+        ogm[f"ρ {m}"] = [f"{v:.2f}" for v in span_summary(ogm_histories, "rho", m, spans)]
     for m in modalities:
-        ogm[f"{m} damped (k < 1)"] = [f"{v:.0%}" for v in span_summary(ogm_histories, f"k:{m}", spans, below=1)]
+        ogm[f"{m} damped (k < 1)"] = [f"{v:.0%}" for v in span_summary(ogm_histories, "k", m, spans, below=1)]
     mmp, runs = {}, len(mmpareto_histories)
     for m in modalities:
-        mmp[f"cos {m}"] = [f"{v:.2f}" for v in span_summary(mmpareto_histories, f"cos:{m}", spans)]
+        mmp[f"cos {m}"] = [f"{v:.2f}" for v in span_summary(mmpareto_histories, "cos", m, spans)]
     for m in modalities:
-        shares = span_summary(mmpareto_histories, f"conflict:{m}", spans)
+        shares = span_summary(mmpareto_histories, "conflict", m, spans)
         mmp[f"conflicting steps, {m}"] = [f"{round(share * (stop - start) * runs)} of {(stop - start) * runs}"
                                           for share, (start, stop) in zip(shares, spans)]
     return (f"**OGM-GE** (means over {len(ogm_histories)} runs)\n\n" + _span_table(labels, ogm) +
@@ -93,13 +94,12 @@ def dynamics_table(ogm_histories, mmpareto_histories, spans):
 
 
 def _step_traces(fig, histories, key, row, col, window, showlegend):
-    """One line per (modality, seed): `history.method_steps["<key>:<m>"]` averaged over windows of `window` steps,
+    """One line per (modality, seed): `history.method_steps[key][m]` averaged over windows of `window` steps,
     against the epoch (fractional: step / steps per epoch)."""
     for seed, history in enumerate(histories):
         for m in history.modalities:
-            name = f"{key}:{m}"
-            centers, means = window_means(history.method_steps[name], window)
-            per_epoch = steps_per_epoch(history, name)
+            centers, means = window_means(history.method_steps[key][m], window)
+            per_epoch = steps_per_epoch(history, key, m)
             fig.add_trace(go.Scatter(
                 x=[c / per_epoch for c in centers], y=means, mode="lines", line={"color": COLORS.get(m)},
                 opacity=1.0 if seed == 0 else 0.4, name=m, legendgroup=m, showlegend=showlegend and seed == 0,
