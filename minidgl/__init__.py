@@ -10,7 +10,8 @@ plots, lab widget, exercises and studies live in `minidgl.course`, imported on d
 from . import diagnostics, experiments, probing
 from .data import MultimodalDataset, Splits, load_dataset, make_av_digits, make_gaussian_toy, stratified_split
 from .methods import DGL, METHODS, MMPareto, OGM, OGMGE, Joint, Method, Uniform, Unimodal, get_method
-from .models import ENCODERS, FUSIONS, MultimodalNet, Output, build_model
+from .checkpoint import load_checkpoint, load_model, restore, save_checkpoint
+from .models import ENCODERS, FUSIONS, ModelConfig, MultimodalNet, Output, build_model
 from .routing import JOINT, UNIFORM, Losses, Routing, dgl_routing, routed_loss
 from .runtime import default_device, seed_everything
 from .experiments import compare
@@ -23,4 +24,5 @@ __all__ = ["DGL", "ENCODERS", "FUSIONS", "History", "JOINT", "Joint", "Losses", 
            "UNIFORM", "Uniform", "Unimodal", "build_model", "compare", "default_device", "dgl_routing",
            "diagnostics", "evaluate", "experiments", "fit", "probing",
            "get_method", "load_dataset", "make_av_digits", "make_gaussian_toy", "routed_loss",
-           "seed_everything", "stratified_split", "Step", "train_step"]
+           "seed_everything", "stratified_split", "Step", "train_step", "ModelConfig", "save_checkpoint",
+           "load_checkpoint", "load_model", "restore"]

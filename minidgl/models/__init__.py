@@ -2,8 +2,8 @@
 from .encoders import ENCODERS, MLPEncoder, ResNet18Encoder, SmallCNNEncoder, build_encoder
 from .fusion import (FUSIONS, BilinearFusion, ConcatFusion, FiLMFusion, Fusion, GatedFusion, SumFusion,
                      build_fusion)
-from .net import MultimodalNet, Output, build_model
+from .net import ModelConfig, MultimodalNet, Output, build_model
 
 __all__ = ["ENCODERS", "FUSIONS", "BilinearFusion", "ConcatFusion", "FiLMFusion", "Fusion", "GatedFusion",
-           "MLPEncoder", "MultimodalNet", "Output", "ResNet18Encoder", "SmallCNNEncoder", "SumFusion",
+           "MLPEncoder", "ModelConfig", "MultimodalNet", "Output", "ResNet18Encoder", "SmallCNNEncoder", "SumFusion",
            "build_encoder", "build_fusion", "build_model"]

@@ -1,5 +1,6 @@
-"""MultimodalNet: one encoder per modality, a fusion module, and a forward pass that applies a `Routing`."""
-from dataclasses import dataclass
+"""MultimodalNet: one encoder per modality, a fusion module, and a forward pass that applies a `Routing`;
+`ModelConfig`, everything `build_model` needs to build the same network again, without the data."""
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -24,20 +25,50 @@ class Output:
     features: dict
 
 
+@dataclass(frozen=True)
+class ModelConfig:
+    """What `build_model` builds: `input_shapes` `{modality: per-sample shape}`, `num_classes`, the `encoder`
+    (a name from `ENCODERS`, or `{modality: name}`), the `fusion` (a name from `FUSIONS`) and `feature_dim`.
+    Plain data (`to_dict` / `from_dict`), so that a checkpoint can rebuild the network without the dataset."""
+
+    input_shapes: dict
+    num_classes: int
+    encoder: object = "mlp"
+    fusion: str = "concat"
+    feature_dim: int = 64
+    modalities: list = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "input_shapes", {m: tuple(s) for m, s in self.input_shapes.items()})
+        object.__setattr__(self, "modalities", list(self.input_shapes))
+
+    def to_dict(self):
+        config = asdict(self)
+        del config["modalities"]
+        config["input_shapes"] = {m: list(s) for m, s in self.input_shapes.items()}
+        return config
+
+    @classmethod
+    def from_dict(cls, config):
+        return cls(**config)
+
+
 class MultimodalNet(nn.Module):
     """`encoders` `{modality: nn.Module}` -> features -> `fusion` -> logits.
 
     `input_shapes` `{modality: per-sample shape}` lets the forward pass name the modality and the shape
-    expected when a batch does not fit.
+    expected when a batch does not fit. `config` is the `ModelConfig` that built it (`build_model`), None for
+    a network assembled by hand.
     """
 
-    def __init__(self, encoders, fusion, input_shapes):
+    def __init__(self, encoders, fusion, input_shapes, config=None):
         super().__init__()
         if list(encoders) != fusion.modalities:
             raise ValueError(f"encoders {list(encoders)} and fusion modalities {fusion.modalities} differ")
         self.encoders = nn.ModuleDict(encoders)
         self.fusion = fusion
         self.input_shapes = {m: tuple(s) for m, s in input_shapes.items()}
+        self.config = config
 
     @property
     def modalities(self):
@@ -81,14 +112,17 @@ class MultimodalNet(nn.Module):
 
 
 def build_model(data, encoder="mlp", fusion="concat", feature_dim=64):
-    """A `MultimodalNet` fitted to `data` (`Splits` or `MultimodalDataset`): its modalities, shapes and classes.
+    """A `MultimodalNet` fitted to `data` (`Splits` or `MultimodalDataset`: its modalities, shapes and classes),
+    or built from a `ModelConfig` (then the other arguments are not used).
 
     `encoder` is a name from `ENCODERS` or a dict `{modality: name}`; `fusion` a name from `FUSIONS`.
     """
-    shapes = data.input_shapes
-    kinds = encoder if isinstance(encoder, dict) else {m: encoder for m in shapes}
+    config = data if isinstance(data, ModelConfig) else ModelConfig(data.input_shapes, data.num_classes, encoder,
+                                                                    fusion, feature_dim)
+    shapes = config.input_shapes
+    kinds = config.encoder if isinstance(config.encoder, dict) else {m: config.encoder for m in shapes}
     if set(kinds) != set(shapes):
         raise KeyError(f"encoder choices name {sorted(kinds)}, but the data has modalities {list(shapes)}")
-    encoders = {m: build_encoder(kinds[m], shapes[m], feature_dim) for m in shapes}
-    head = build_fusion(fusion, {m: e.out_dim for m, e in encoders.items()}, data.num_classes)
-    return MultimodalNet(encoders, head, shapes)
+    encoders = {m: build_encoder(kinds[m], shapes[m], config.feature_dim) for m in shapes}
+    head = build_fusion(config.fusion, {m: e.out_dim for m, e in encoders.items()}, config.num_classes)
+    return MultimodalNet(encoders, head, shapes, config)

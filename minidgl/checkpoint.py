@@ -1,0 +1,108 @@
+"""Checkpoints: a trained network and the state to resume its training, in one file that rebuilds both.
+
+    save_checkpoint("run.pt", model, optimizer, scheduler, step=1200, epoch=3, best_score=0.94)
+    model = load_model("run.pt")                      # the network alone, no dataset needed
+    state = load_checkpoint("run.pt"); restore(state, model, optimizer, scheduler)   # resume
+
+A checkpoint holds the weights, the `ModelConfig`, the optimizer's and scheduler's states, the step, epoch and
+best validation score, every random generator's state, an optional training config, and the versions of
+minidgl, torch and Python that wrote it. Writes are atomic (a temporary file renamed over the target), so an
+interrupted save leaves the previous checkpoint intact. Files are read with `torch.load(weights_only=True)`.
+"""
+import os
+import platform
+import random
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .models import ModelConfig, build_model
+
+FORMAT = 1
+
+
+def _portable_rng():
+    """Every generator's state in types `torch.load(weights_only=True)` accepts (no NumPy objects)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": random.getstate(), "numpy": [name, keys.tolist(), pos, has_gauss, cached],
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng(state):
+    random.setstate(state["python"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path, model, optimizer=None, scheduler=None, step=0, epoch=0, best_score=None, train_config=None):
+    """Write a checkpoint of `model` (built by `build_model`, so that it has a `config`) to `path`, atomically.
+
+    `train_config`: a `TrainConfig` or a dict of plain values, kept as a dict. Returns the path.
+    """
+    from . import __version__
+
+    if getattr(model, "config", None) is None:
+        raise ValueError("this model has no ModelConfig (it was not made by build_model), so a checkpoint could not "
+                         "rebuild it; build it with minidgl.build_model(data or ModelConfig, ...)")
+    if train_config is not None and not isinstance(train_config, dict):
+        train_config = {k: getattr(train_config, k) for k in train_config.__dataclass_fields__}
+    state = {"format": FORMAT, "model_config": model.config.to_dict(), "model": model.state_dict(),
+             "optimizer": None if optimizer is None else optimizer.state_dict(),
+             "scheduler": None if scheduler is None else scheduler.state_dict(),
+             "step": int(step), "epoch": int(epoch), "best_score": None if best_score is None else float(best_score),
+             "rng": _portable_rng(), "train_config": train_config,
+             "versions": {"minidgl": __version__, "torch": str(torch.__version__), "python": platform.python_version()}}
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path, map_location="cpu"):
+    """The checkpoint at `path` as a dict (see `save_checkpoint`); tensors on `map_location`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: check the path, or train first and save one")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a readable minidgl checkpoint ({type(error).__name__}: {error}); "
+                         f"it may be truncated or from another program: save it again") from error
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a minidgl checkpoint of format {FORMAT}: save it again with this version")
+    return state
+
+
+def load_model(path, device=None):
+    """The network saved at `path`, rebuilt from its `ModelConfig` with its weights (on `device`, default cpu)."""
+    state = load_checkpoint(path, map_location=device or "cpu")
+    model = build_model(ModelConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.to(device or "cpu")
+
+
+def restore(state, model, optimizer=None, scheduler=None, rng=True):
+    """Load a `load_checkpoint` dict into `model` (and `optimizer`, `scheduler`; the random generators too,
+    unless `rng=False`), to resume training where it stopped. Returns `(step, epoch, best_score)`."""
+    model.load_state_dict(state["model"])
+    if optimizer is not None:
+        if state["optimizer"] is None:
+            raise ValueError("the checkpoint holds no optimizer state; pass optimizer=None or save one with it")
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        if state["scheduler"] is None:
+            raise ValueError("the checkpoint holds no scheduler state; pass scheduler=None or save one with it")
+        scheduler.load_state_dict(state["scheduler"])
+    if rng:
+        _set_rng(state["rng"])
+    return state["step"], state["epoch"], state["best_score"]
