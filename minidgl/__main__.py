@@ -11,8 +11,9 @@ from .experiments import compare, format_table, run
 from .methods import METHODS
 from .methods.dgl import DEFAULT_ALPHA
 from .models import ENCODERS, FUSIONS
-from .studies import format_probe_table, probe_compare
+from .probing import format_probe_table, probe_compare
 from .train import TrainConfig
+from .errors import InvalidValue, MinidglError
 
 DEFAULTS = TrainConfig()
 
@@ -25,7 +26,7 @@ def _add_common(parser):
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the data and its split (default 0)")
     parser.add_argument("--encoder", default="mlp", choices=sorted(ENCODERS), help="encoder for every modality")
     parser.add_argument("--fusion", default="concat", choices=sorted(FUSIONS), help="fusion module")
-    parser.add_argument("--alpha", type=float, help=f"DGL's unimodal loss weight (default {DEFAULT_ALPHA})")
+    parser.add_argument("--dgl-alpha", type=float, help=f"DGL's unimodal loss weight (default {DEFAULT_ALPHA})")
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     parser.add_argument("--lr", type=float, default=DEFAULTS.lr)
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
@@ -37,13 +38,14 @@ def _add_common(parser):
                              "are read back from the results cache only at the same thread count")
     parser.add_argument("--json", type=pathlib.Path, help="also write the results to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not just its message")
 
 
 def _data(args):
     options = {k: v for k, v in (("image_noise", args.image_noise), ("snr_db", args.snr_db), ("copies", args.copies))
                if v is not None}
     if options and args.dataset != "av-digits":
-        raise ValueError(f"--image-noise, --snr-db and --copies apply to av-digits only, not '{args.dataset}'")
+        raise InvalidValue(f"--image-noise, --snr-db and --copies apply to av-digits only, not '{args.dataset}'")
     return load_dataset(args.dataset, seed=args.data_seed, **options)
 
 
@@ -60,7 +62,7 @@ def _write_json(path, payload):
 
 def cmd_train(args):
     data = _data(args)
-    method = args.method if args.method != "dgl" else METHODS["dgl"](alpha=args.alpha)
+    method = args.method if args.method != "dgl" else METHODS["dgl"](alpha=args.dgl_alpha)
     _, history = run(data, method, args.seed, args.encoder, args.fusion, **_config(args))
     print(f"{history.method}: test accuracy {history.test_acc:.3f} (epoch {history.best_epoch} chosen on "
           f"validation); unimodal logits: "
@@ -70,7 +72,7 @@ def cmd_train(args):
 
 def _report(args, study, table):
     """Run `study` (`compare` or `probe_compare`) over `args.methods` and `args.seeds`, print it, write JSON."""
-    report = study(_data(args), args.methods, args.seeds, args.encoder, args.fusion, args.alpha, **_config(args))
+    report = study(_data(args), args.methods, args.seeds, args.encoder, args.fusion, args.dgl_alpha, **_config(args))
     report["config"]["dataset"] = args.dataset
     print(table(report))
     _write_json(args.json, report)
@@ -118,7 +120,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     try:
         args.func(args)
-    except (ValueError, KeyError, TypeError, FloatingPointError) as error:
+    except MinidglError as error:  # a problem with what was asked, its fix in the message; anything else is a bug
+        if args.debug:
+            raise
         sys.exit(f"error: {error}")
 
 

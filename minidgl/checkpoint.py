@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .models import ModelConfig, build_model
+from .errors import InvalidValue, MissingFile
 
 FORMAT = 1
 
@@ -48,7 +49,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, step=0, epoch=0
     from . import __version__
 
     if getattr(model, "config", None) is None:
-        raise ValueError("this model has no ModelConfig (it was not made by build_model), so a checkpoint could not "
+        raise InvalidValue("this model has no ModelConfig (it was not made by build_model), so a checkpoint could not "
                          "rebuild it; build it with minidgl.build_model(data or ModelConfig, ...)")
     if train_config is not None and not isinstance(train_config, dict):
         train_config = {k: getattr(train_config, k) for k in train_config.__dataclass_fields__}
@@ -72,14 +73,14 @@ def load_checkpoint(path, map_location="cpu"):
     """The checkpoint at `path` as a dict (see `save_checkpoint`); tensors on `map_location`."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: check the path, or train first and save one")
+        raise MissingFile(f"no checkpoint at {path}: check the path, or train first and save one")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
-        raise ValueError(f"{path} is not a readable minidgl checkpoint ({type(error).__name__}: {error}); "
+        raise InvalidValue(f"{path} is not a readable minidgl checkpoint ({type(error).__name__}: {error}); "
                          f"it may be truncated or from another program: save it again") from error
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a minidgl checkpoint of format {FORMAT}: save it again with this version")
+        raise InvalidValue(f"{path} is not a minidgl checkpoint of format {FORMAT}: save it again with this version")
     return state
 
 
@@ -97,11 +98,11 @@ def restore(state, model, optimizer=None, scheduler=None, rng=True):
     model.load_state_dict(state["model"])
     if optimizer is not None:
         if state["optimizer"] is None:
-            raise ValueError("the checkpoint holds no optimizer state; pass optimizer=None or save one with it")
+            raise InvalidValue("the checkpoint holds no optimizer state; pass optimizer=None or save one with it")
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:
         if state["scheduler"] is None:
-            raise ValueError("the checkpoint holds no scheduler state; pass scheduler=None or save one with it")
+            raise InvalidValue("the checkpoint holds no scheduler state; pass scheduler=None or save one with it")
         scheduler.load_state_dict(state["scheduler"])
     if rng:
         _set_rng(state["rng"])

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from . import cache
 from .models.fusion import ConcatFusion, SumFusion
 from .routing import JOINT
+from .errors import InvalidType
 
 
 def encoder_grad_norms(model):
@@ -106,7 +107,7 @@ def head_block(fusion, modality):
         return fusion.fc_out.weight[:, start:start + fusion.feature_dims[modality]]
     if isinstance(fusion, SumFusion):
         return fusion.fc[modality].weight
-    raise TypeError(f"only concat and sum heads are linear in each modality's features, got {type(fusion).__name__}")
+    raise InvalidType(f"only concat and sum heads are linear in each modality's features, got {type(fusion).__name__}")
 
 
 def feature_gradient(logits, labels, block):

@@ -1,5 +1,6 @@
 """Compare methods over seeds: validation-selected test accuracy, mean and spread, as a table or JSON."""
 import statistics
+from typing import NamedTuple
 
 from . import cache
 from .methods import get_method
@@ -42,8 +43,16 @@ def initial_model(data, seed=0, encoder="mlp", fusion="concat"):
     return build_model(data, encoder=encoder, fusion=fusion)
 
 
+class Run(NamedTuple):
+    """What `run` returns: the trained `model` (at the epoch chosen on validation) and its `history`."""
+
+    model: object
+    history: object
+
+
 def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **overrides):
-    """Build a fresh model (initialised from `seed`) and `fit` it with `method`. Returns `(model, History)`.
+    """Build a fresh model (initialised from `seed`) and `fit` it with `method`. Returns a `Run(model, history)`
+    (a named pair: `model, history = run(...)` or `run(...).history`).
 
     A run `minidgl.cache` holds (same data, method, seed, model, settings, torch, device, threads and minidgl
     source) is read back instead of trained: the same weights and `History`, and the random generators left
@@ -60,7 +69,7 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **ove
     stored = cache.computed(key, train, enabled=cache.cacheable(method))
     model.load_state_dict(stored["model"])
     set_rng_state(stored["rng"])
-    return model.to(resolve_device(cfg.device)), stored["history"]
+    return Run(model.to(resolve_device(cfg.device)), stored["history"])
 
 
 def compare(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 2), encoder="mlp",
@@ -81,7 +90,7 @@ def compare_with_histories(data, methods=("unimodal", "joint", "uniform", "dgl")
     cfg = make_config(config, **overrides)
     results, histories = {}, {}
     for label, method in expand_methods(methods, data.modalities, alpha):
-        histories[label] = [run(data, method, seed, encoder, fusion, cfg)[1] for seed in seeds]
+        histories[label] = [run(data, method, seed, encoder, fusion, cfg).history for seed in seeds]
         results[label] = summarize_histories(histories[label])
     config = {"methods": list(methods), "alpha": DEFAULT_ALPHA if alpha is None else alpha,
               **report_config(data, seeds, encoder, fusion, cfg)}

@@ -6,6 +6,7 @@ from .methods import Unimodal
 from .methods.dgl import DEFAULT_ALPHA
 from .runtime import resolve_device
 from .train import History, evaluate, make_config
+from .errors import InvalidValue
 
 PROBE_PROTOCOL = {
     "classifier": "linear, Adam on the full batch with fixed settings (nothing is tuned)",
@@ -96,7 +97,7 @@ def probe_runs(data, runs, seeds=(0, 1, 2), encoder="mlp", fusion="concat", conf
     cfg = make_config(config, **overrides)
     wrong = {label: len(pairs) for label, pairs in runs.items() if len(pairs) != len(seeds)}
     if wrong:
-        raise ValueError(f"need one (model, History) per seed {list(seeds)}; got {wrong} runs")
+        raise InvalidValue(f"need one (model, History) per seed {list(seeds)}; got {wrong} runs")
     results = {"random_init": random_init_row(data, seeds, encoder, fusion, cfg.device)}
     for label, pairs in runs.items():
         own = [m for m in data.modalities if pairs[0][1].method == f"unimodal:{m}"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from .errors import InvalidValue
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Routing:
 
     def __post_init__(self):
         if not self.alpha >= 0:
-            raise ValueError(f"alpha weighs the unimodal losses and must be >= 0, got {self.alpha}")
+            raise InvalidValue(f"alpha weighs the unimodal losses and must be >= 0, got {self.alpha}")
 
 
 JOINT = Routing(mm_to_encoders=True, uni_to_fusion=True, alpha=0.0)

@@ -14,6 +14,7 @@ import torch
 
 from .methods import get_method
 from .train import train_step
+from .errors import InvalidValue
 
 
 def make_step(method, model):
@@ -47,9 +48,9 @@ def time_steps(steps, inputs, labels, repeats=10, warmup=1, clock="wall"):
     thread, i.e. after `torch.set_num_threads(1)`, on a CPU).
     """
     if clock not in CLOCKS:
-        raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {clock!r}")
+        raise InvalidValue(f"clock must be one of {sorted(CLOCKS)}, got {clock!r}")
     if clock != "wall" and labels.device.type != "cpu":
-        raise ValueError(f"the {clock} clock does not see work queued on {labels.device}; use clock='wall'")
+        raise InvalidValue(f"the {clock} clock does not see work queued on {labels.device}; use clock='wall'")
     names, device, now = list(steps), labels.device, CLOCKS[clock]
     times = {name: [] for name in names}
     for r in range(warmup + repeats):

@@ -8,6 +8,7 @@ from tqdm.auto import tqdm
 from .diagnostics import encoder_grad_norms
 from .methods import get_method
 from .runtime import resolve_device, seed_everything
+from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
 
 
 @dataclass
@@ -74,14 +75,14 @@ def make_config(config=None, **overrides):
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise TypeError(f"unknown training option(s) {unknown}; valid options are {sorted(known)}")
+        raise InvalidType(f"unknown training option(s) {unknown}; valid options are {sorted(known)}")
     return replace(config or TrainConfig(), **overrides)
 
 
 def _check_data(model, data):
     modalities = getattr(data, "modalities", None)
     if modalities is not None and modalities != model.modalities:
-        raise KeyError(f"the data has modalities {modalities} but the model was built for {model.modalities}; "
+        raise UnknownKey(f"the data has modalities {modalities} but the model was built for {model.modalities}; "
                        f"build the model from this data or select its modalities with data.select(...)")
 
 
@@ -122,7 +123,7 @@ def evaluate(model, dataset, batch_size=512):
         n += len(labels)
     model.train(was_training)
     if n == 0:
-        raise ValueError("evaluate got no samples: the split (or its iterable of batches) is empty")
+        raise InvalidValue("evaluate got no samples: the split (or its iterable of batches) is empty")
     return {"fused_acc": correct.item() / n, "unimodal_acc": {m: c.item() / n for m, c in unimodal_correct.items()},
             "loss": loss.item() / n}
 
@@ -158,7 +159,8 @@ def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm
 
 
 def _score(method, metrics):
-    return metrics["fused_acc"] if method.score == "fused" else metrics["unimodal_acc"][method.score]
+    metric = method.selection_metric
+    return metrics["fused_acc"] if metric == "fused" else metrics["unimodal_acc"][metric]
 
 
 def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides):
@@ -199,12 +201,12 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
                               step_model)
             steps.add(step, labels)
         if not steps.size:
-            raise ValueError("the training split gave no batches: it (or its iterable of batches) is empty")
+            raise InvalidValue("the training split gave no batches: it (or its iterable of batches) is empty")
         scheduler.step()
 
         bad = torch.nonzero(~torch.isfinite(torch.stack(steps.loss)))
         if len(bad):
-            raise FloatingPointError(
+            raise NotFinite(
                 f"the {method.name} loss became NaN or infinite at epoch {epoch}, step {int(bad[0, 0])} "
                 f"(lr {cfg.lr}); lower the learning rate, set clip_grad_norm, or check the inputs for NaN")
         if on_epoch_end is not None:

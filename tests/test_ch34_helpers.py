@@ -156,7 +156,8 @@ def test_chapter3_figures_and_table(toy):
 
 # Chapter 4
 
-from minidgl import reference, widgets  # noqa: E402
+from minidgl import reference  # noqa: E402
+from minidgl.course import widgets  # noqa: E402
 from minidgl.course.exercises import ch04  # noqa: E402
 from minidgl.course.plots import routing as routing_plots  # noqa: E402
 
@@ -260,7 +261,7 @@ def test_routing_lab_presets(toy):
 
 
 def test_presets_figure_buttons_show_one_preset(toy):
-    histories = {name: minidgl.experiments.run(toy, name, epochs=2, progress=False)[1] for name in ["joint", "dgl"]}
+    histories = {name: minidgl.experiments.run(toy, name, epochs=2, progress=False).history for name in ["joint", "dgl"]}
     fig = routing_plots.presets_figure(histories)
     assert len(fig.data) == 2 * (2 + len(toy.modalities))
     buttons = fig.layout.updatemenus[0].buttons

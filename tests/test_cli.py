@@ -4,12 +4,14 @@ import sys
 
 import pytest
 
+import minidgl
+
 from minidgl.__main__ import main
 
 
 def test_compare_prints_a_table_and_writes_the_json_schema(tmp_path, capsys):
     path = tmp_path / "out" / "compare.json"
-    main(["compare", "--dataset", "gaussian-toy", "--methods", "unimodal", "joint", "dgl", "--alpha", "2",
+    main(["compare", "--dataset", "gaussian-toy", "--methods", "unimodal", "joint", "dgl", "--dgl-alpha", "2",
           "--seeds", "0", "1", "--epochs", "2", "--quiet", "--json", str(path)])
     table = capsys.readouterr().out
     assert "| unimodal:a |" in table and "| dgl |" in table and "±" in table
@@ -45,3 +47,19 @@ def test_errors_exit_with_a_message(argv, message, capsys):
 def test_help_on_every_command(command):
     result = subprocess.run([sys.executable, "-m", "minidgl", *command, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: python -m minidgl" in result.stdout
+
+
+def test_a_bug_is_not_reported_as_a_user_error(monkeypatch):
+    """Only minidgl's own errors become one-line messages; any other exception keeps its traceback."""
+    import minidgl.__main__ as cli
+
+    def broken(*args, **kwargs):
+        raise TypeError("a bug inside a fusion")
+    monkeypatch.setattr(cli, "run", broken)
+    with pytest.raises(TypeError, match="a bug inside a fusion"):
+        main(["train", "--dataset", "gaussian-toy", "--quiet"])
+
+
+def test_debug_shows_the_traceback_of_a_user_error():
+    with pytest.raises(minidgl.errors.InvalidValue, match="av-digits only"):
+        main(["train", "--dataset", "gaussian-toy", "--image-noise", "1", "--debug"])

@@ -28,7 +28,7 @@ def method_grads(model, inputs, labels, method, epoch=0):
 
 
 def test_coefficients_by_hand():
-    method = minidgl.OGMGE(alpha=0.8)
+    method = minidgl.OGMGE(strength=0.8)
     rho, k = method.coefficients({"audio": torch.tensor(3.0), "visual": torch.tensor(1.5)})
     assert float(rho["audio"]) == pytest.approx(2.0) and float(rho["visual"]) == pytest.approx(0.5)
     assert float(k["audio"]) == pytest.approx(1 - math.tanh(1.6)) == pytest.approx(0.0783, abs=1e-4)
@@ -36,7 +36,7 @@ def test_coefficients_by_hand():
 
 
 def test_three_modalities_compare_each_with_the_mean_of_the_others():
-    method = minidgl.OGMGE(alpha=0.1)
+    method = minidgl.OGMGE(strength=0.1)
     rho, k = method.coefficients({"a": torch.tensor(6.0), "b": torch.tensor(2.0), "c": torch.tensor(4.0)})
     assert float(rho["a"]) == pytest.approx(6 / 3) and float(rho["b"]) == pytest.approx(2 / 5)
     assert float(rho["c"]) == pytest.approx(4 / 4)
@@ -56,7 +56,7 @@ def test_concat_scores_use_half_the_bias_as_the_authors():
     out_a = out.features["audio"] @ W[:, :8].T + b / 2
     out_v = out.features["visual"] @ W[:, 8:].T + b / 2
     coeff_a, coeff_v, ratio_v = authors_ogm_coefficients(out_a, out_v, labels, alpha=0.8)
-    method = minidgl.OGMGE(alpha=0.8)
+    method = minidgl.OGMGE(strength=0.8)
     rho, k = method.coefficients(method.unimodal_scores(model, out, labels))
     assert float(rho["visual"]) == pytest.approx(ratio_v, rel=1e-5)
     assert float(rho["audio"]) == pytest.approx(1 / ratio_v, rel=1e-5)
@@ -160,7 +160,7 @@ def test_fit_by_name():
     assert len(history.method_stats["k"]["a"]) == 2 and all(0 < k <= 1 for k in history.method_stats["k"]["a"])
 
 
-@pytest.mark.parametrize("options,match", [({"alpha": -0.1}, "alpha"), ({"start": 5, "end": 2}, "start"),
+@pytest.mark.parametrize("options,match", [({"strength": -0.1}, "strength"), ({"start": 5, "end": 2}, "start"),
                                            ({"start": -1}, "start"), ({"min_ndim": 0}, "min_ndim")])
 def test_bad_options_are_clear_errors(options, match):
     with pytest.raises(ValueError, match=match):

@@ -51,12 +51,12 @@ def test_unimodal_training_selects_and_reports_its_own_modality(toy):
 
 def test_training_learns_the_toy(toy):
     for method in ("joint", "uniform", "dgl", "unimodal:a"):
-        assert run(toy, method, epochs=8, progress=False)[1].test_acc > 0.8, method
+        assert run(toy, method, epochs=8, progress=False).history.test_acc > 0.8, method
 
 
 def test_fit_is_reproducible_for_a_seed(toy):
-    first = run(toy, "joint", seed=3, epochs=3, progress=False)[1]
-    second = run(toy, "joint", seed=3, epochs=3, progress=False)[1]
+    first = run(toy, "joint", seed=3, epochs=3, progress=False).history
+    second = run(toy, "joint", seed=3, epochs=3, progress=False).history
     assert first.train_loss == second.train_loss and first.test_acc == second.test_acc
 
 
@@ -101,12 +101,12 @@ def test_bad_options_are_named(toy):
 
 
 def test_amp_runs_with_bfloat16_autocast(toy):
-    assert run(toy, "dgl", epochs=2, amp=True, progress=False)[1].test_acc > 0.5
+    assert run(toy, "dgl", epochs=2, amp=True, progress=False).history.test_acc > 0.5
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_amp_and_compile(toy):
-    history = run(toy, "dgl", epochs=3, device="cuda", amp=True, compile=True, progress=False)[1]
+    history = run(toy, "dgl", epochs=3, device="cuda", amp=True, compile=True, progress=False).history
     assert history.test_acc > 0.8
 
 

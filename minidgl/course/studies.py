@@ -11,6 +11,7 @@ from ..methods import DGL
 from ..probing import PROBE_PROTOCOL, probe_row
 from ..runtime import rng_state, set_rng_state
 from ..train import fit, make_config
+from ..errors import InvalidValue
 
 
 def sweep(param, values, methods=("unimodal",), seeds=(0,), data_options=None, **overrides):
@@ -110,11 +111,11 @@ def alpha_sweep(data, alphas, seeds=(0, 1, 2), make_method=DGL, encoder="mlp", f
     rule requires), plus `"probe_acc"` when `probe` is set.
     """
     if not alphas:
-        raise ValueError("alpha_sweep needs at least one alpha")
+        raise InvalidValue("alpha_sweep needs at least one alpha")
     probed = set(alphas) if probe is True else set(probe or ())
     unknown = sorted(probed - set(alphas))
     if unknown:
-        raise ValueError(f"probe names alphas {unknown} that are not in the sweep {list(alphas)}")
+        raise InvalidValue(f"probe names alphas {unknown} that are not in the sweep {list(alphas)}")
     cfg = make_config(config, **overrides)
     val_acc, test_acc, unimodal_test_acc, probe_acc = [], [], [], []
     for alpha in alphas:
@@ -147,7 +148,7 @@ def sweep_row(study, alpha):
     `alpha_sweep(..., probe=...)` study that probed it: reuse the sweep's runs in a comparison table."""
     i = study["alphas"].index(alpha)
     if not study.get("probe_acc") or study["probe_acc"][i] is None:
-        raise ValueError(f"alpha {alpha} was not probed; pass probe=True (or a list holding it) to alpha_sweep")
+        raise InvalidValue(f"alpha {alpha} was not probed; pass probe=True (or a list holding it) to alpha_sweep")
     return {"test_acc": study["test_acc"][i], "unimodal_test_acc": study["unimodal_test_acc"][i],
             "probe_acc": study["probe_acc"][i]}
 
@@ -206,7 +207,7 @@ def _measure_attenuation(data, cfg, checkpoints, fusion, samples):
     subset = data.train
     if samples is not None:
         if not 0 < samples <= len(data.train):
-            raise ValueError(f"samples must be in 1..{len(data.train)} (the training split's size), got {samples}")
+            raise InvalidValue(f"samples must be in 1..{len(data.train)} (the training split's size), got {samples}")
         order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(MEASURE_SEED))
         subset = data.train.subset(order[:samples])
 

@@ -2,6 +2,7 @@
 from .av_digits import make_av_digits
 from .dataset import MultimodalDataset, Splits, stratified_split
 from .toy import make_gaussian_toy
+from ..errors import InvalidValue
 
 DATASETS = {"av-digits": make_av_digits, "gaussian-toy": make_gaussian_toy}
 
@@ -9,7 +10,7 @@ DATASETS = {"av-digits": make_av_digits, "gaussian-toy": make_gaussian_toy}
 def load_dataset(name, **options):
     """Build a built-in dataset by name (see `DATASETS`); `options` go to its builder."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset '{name}'; choose one of {sorted(DATASETS)}")
+        raise InvalidValue(f"unknown dataset '{name}'; choose one of {sorted(DATASETS)}")
     return DATASETS[name](**options)
 
 

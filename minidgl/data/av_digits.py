@@ -4,6 +4,7 @@ import math
 import torch
 
 from .dataset import MultimodalDataset, Splits, stratified_indices
+from ..errors import InvalidValue
 
 # The telephone keypad's dual-tone code (ITU-T Q.23): digit -> (row frequency, column frequency) in Hz.
 DTMF_HZ = {1: (697, 1209), 2: (697, 1336), 3: (697, 1477),
@@ -56,9 +57,9 @@ def make_av_digits(image_noise=0.5, snr_db=-14.0, copies=20, seed=0, val_fractio
     its training samples).
     """
     if image_noise < 0:
-        raise ValueError(f"image_noise is a standard deviation and must be >= 0, got {image_noise}")
+        raise InvalidValue(f"image_noise is a standard deviation and must be >= 0, got {image_noise}")
     if not (isinstance(copies, int) and copies >= 1):
-        raise ValueError(f"copies is how many noisy versions of each image to make; need an integer >= 1, got {copies!r}")
+        raise InvalidValue(f"copies is how many noisy versions of each image to make; need an integer >= 1, got {copies!r}")
     generator = torch.Generator().manual_seed(seed)
     from sklearn.datasets import load_digits  # imported here: `import minidgl` stays light
 

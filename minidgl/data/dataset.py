@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 import torch
+from ..errors import InvalidType, InvalidValue, UnknownKey
 
 
 class MultimodalDataset(torch.utils.data.Dataset):
@@ -12,15 +13,15 @@ class MultimodalDataset(torch.utils.data.Dataset):
 
     def __init__(self, inputs, labels, class_names=None):
         if not inputs:
-            raise ValueError("a MultimodalDataset needs at least one modality, got an empty dict")
+            raise InvalidValue("a MultimodalDataset needs at least one modality, got an empty dict")
         labels = torch.as_tensor(labels, dtype=torch.long)
         if labels.ndim != 1:
-            raise ValueError(f"labels must have shape (n,), got {tuple(labels.shape)}")
+            raise InvalidValue(f"labels must have shape (n,), got {tuple(labels.shape)}")
         for name, x in inputs.items():
             if not isinstance(x, torch.Tensor):
-                raise TypeError(f"modality '{name}' must be a torch.Tensor, got {type(x).__name__}")
+                raise InvalidType(f"modality '{name}' must be a torch.Tensor, got {type(x).__name__}")
             if len(x) != len(labels):
-                raise ValueError(f"modality '{name}' has {len(x)} samples but there are {len(labels)} labels")
+                raise InvalidValue(f"modality '{name}' has {len(x)} samples but there are {len(labels)} labels")
         self.inputs = dict(inputs)
         self.labels = labels
         n_classes = int(labels.max()) + 1 if len(labels) else 0
@@ -77,7 +78,7 @@ class MultimodalDataset(torch.utils.data.Dataset):
     def _check_names(self, names):
         unknown = [m for m in names if m not in self.inputs]
         if unknown or not names:
-            raise KeyError(f"unknown modality {unknown or '(none given)'}; this dataset has {self.modalities}")
+            raise UnknownKey(f"unknown modality {unknown or '(none given)'}; this dataset has {self.modalities}")
 
     def __repr__(self):
         shapes = ", ".join(f"{m}: {s}" for m, s in self.input_shapes.items())
@@ -122,7 +123,7 @@ def stratified_indices(labels, val_fraction=0.2, test_fraction=0.2, seed=0):
     Deterministic for a given `seed`; each index tensor is sorted.
     """
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ValueError(f"need 0 < val_fraction, test_fraction and their sum < 1; got {val_fraction}, {test_fraction}")
+        raise InvalidValue(f"need 0 < val_fraction, test_fraction and their sum < 1; got {val_fraction}, {test_fraction}")
     generator = torch.Generator().manual_seed(seed)
     parts = ([], [], [])
     for label in torch.unique(labels):

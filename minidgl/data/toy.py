@@ -4,6 +4,7 @@ import math
 import torch
 
 from .dataset import MultimodalDataset, stratified_split
+from ..errors import InvalidValue
 
 
 def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, seed=0,
@@ -17,7 +18,7 @@ def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, see
     """
     signal = dict(signal or {"a": 5.0, "b": 2.0})
     if any(s < 0 for s in signal.values()):
-        raise ValueError(f"signal strengths must be >= 0, got {signal}")
+        raise InvalidValue(f"signal strengths must be >= 0, got {signal}")
     generator = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % num_classes
     inputs = {}

@@ -5,6 +5,7 @@ from .dgl import DGL
 from .joint import Joint, Uniform, Unimodal
 from .mmpareto import MMPareto
 from .ogm_ge import OGM, OGMGE
+from ..errors import InvalidType, InvalidValue
 
 METHODS = {"joint": Joint, "uniform": Uniform, "dgl": DGL, "unimodal": Unimodal, "ogm-ge": OGMGE, "ogm": OGM,
            "mmpareto": MMPareto}
@@ -20,17 +21,17 @@ def get_method(method, **options):
     if isinstance(method, Routing):
         return Method(method, **options)
     if not isinstance(method, str):
-        raise TypeError(f"method must be a name, a Routing or a Method, got {type(method).__name__}")
+        raise InvalidType(f"method must be a name, a Routing or a Method, got {type(method).__name__}")
     name, _, modality = method.partition(":")
     if name not in METHODS:
-        raise ValueError(f"unknown method '{method}'; choose one of {sorted(METHODS)} "
+        raise InvalidValue(f"unknown method '{method}'; choose one of {sorted(METHODS)} "
                          f"(unimodal as 'unimodal:<modality>')")
     if name == "unimodal":
         if not modality and "modality" not in options:
-            raise ValueError("unimodal training needs a modality: write 'unimodal:<modality>', e.g. 'unimodal:audio'")
+            raise InvalidValue("unimodal training needs a modality: write 'unimodal:<modality>', e.g. 'unimodal:audio'")
         return Unimodal(modality or options["modality"])
     if modality:
-        raise ValueError(f"only unimodal takes a ':<modality>' suffix, got '{method}'")
+        raise InvalidValue(f"only unimodal takes a ':<modality>' suffix, got '{method}'")
     return METHODS[name](**options)
 
 

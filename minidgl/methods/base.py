@@ -1,20 +1,21 @@
 """A training method: a routing for the forward pass, the loss it builds, and how it turns that loss into gradients."""
 from ..routing import JOINT, Routing, routed_loss
+from ..errors import InvalidType
 
 
 class Method:
     """Train with a given `Routing` and one `backward()`; subclasses may post-process gradients.
 
-    `score` names the accuracy that selects checkpoints and is reported as the method's test accuracy:
-    `"fused"` for multimodal methods, a modality name for unimodal training.
+    `selection_metric` names the accuracy that selects checkpoints on validation and is reported as the
+    method's test accuracy: `"fused"` for multimodal methods, a modality name for unimodal training.
     """
 
     name = "custom"
-    score = "fused"
+    selection_metric = "fused"
 
     def __init__(self, routing=JOINT, name=None):
         if not isinstance(routing, Routing):
-            raise TypeError(f"routing must be a minidgl.Routing, got {type(routing).__name__}")
+            raise InvalidType(f"routing must be a minidgl.Routing, got {type(routing).__name__}")
         self.routing = routing
         if name is not None:
             self.name = name

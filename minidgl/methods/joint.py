@@ -3,6 +3,7 @@ import torch.nn.functional as F
 
 from ..routing import JOINT, UNIFORM, Losses
 from .base import Method
+from ..errors import UnknownKey
 
 
 class Joint(Method):
@@ -34,11 +35,11 @@ class Unimodal(Method):
         super().__init__(JOINT)
         self.modality = modality
         self.name = f"unimodal:{modality}"
-        self.score = modality
+        self.selection_metric = modality
 
     def check(self, model):
         if self.modality not in model.modalities:
-            raise KeyError(f"unimodal training of '{self.modality}', but the model has modalities "
+            raise UnknownKey(f"unimodal training of '{self.modality}', but the model has modalities "
                            f"{model.modalities}")
 
     def losses(self, output, labels):

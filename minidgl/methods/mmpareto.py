@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from ..routing import UNIFORM
 from .base import Method
+from ..errors import InvalidValue
 
 
 def pareto_weight(g_mm, g_uni):
@@ -58,7 +59,7 @@ class MMPareto(Method):
     def __init__(self, gamma=1.5):
         super().__init__(UNIFORM)
         if not gamma > 0:
-            raise ValueError(f"MMPareto's gamma scales the combined gradient and must be > 0, got {gamma}")
+            raise InvalidValue(f"MMPareto's gamma scales the combined gradient and must be > 0, got {gamma}")
         self.gamma = gamma
 
     def backward(self, model, output, losses, labels, epoch):

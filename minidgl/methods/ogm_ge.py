@@ -5,7 +5,7 @@ loss `L_mm` (joint routing); then, for each batch:
 
     s_m   = sum_i softmax(u_m(x_i))[y_i]            confidence of modality m alone on the batch
     rho_m = s_m / mean_{j != m} s_j                 (two modalities: rho_v = s_v / s_a, rho_a = 1 / rho_v)
-    k_m   = 1 - tanh(alpha * rho_m) if rho_m > 1 else 1
+    k_m   = 1 - tanh(strength * rho_m) if rho_m > 1 else 1     (strength: the paper's and code's alpha)
     g     <- k_m * g + N(0, std(g) + 1e-8)          on encoder m's modulated tensors (noise: GE only)
 
 `u_m` is modality m's contribution to the fused logits, as the fusion defines it (`Fusion.contribution`): for
@@ -16,17 +16,20 @@ import torch
 
 from ..routing import JOINT
 from .base import Method
+from ..errors import InvalidValue
 
 
-def coefficient(rho, alpha):
-    """Eq. 10: `k = 1 - tanh(alpha * rho)` where `rho > 1`, else 1; elementwise on a tensor `rho` of any shape."""
-    return torch.where(rho > 1, 1 - torch.tanh(alpha * rho), torch.ones_like(rho))
+def coefficient(rho, strength):
+    """Eq. 10: `k = 1 - tanh(strength * rho)` where `rho > 1`, else 1 (the paper writes alpha for `strength`);
+    elementwise on a tensor `rho` of any shape."""
+    return torch.where(rho > 1, 1 - torch.tanh(strength * rho), torch.ones_like(rho))
 
 
 class OGMGE(Method):
-    """Joint training whose dominant encoders' gradients are damped by `k = 1 - tanh(alpha * rho)`.
+    """Joint training whose dominant encoders' gradients are damped by `k = 1 - tanh(strength * rho)`.
 
-    alpha:     modulation strength. Authors' README: 0.1 on VGGSound, 0.8 on CREMA-D. Default 0.8: AV-Digits,
+    strength:  the modulation strength, the authors' `--alpha` (named apart from DGL's alpha, which weighs the
+               unimodal losses). Authors' README: 0.1 on VGGSound, 0.8 on CREMA-D. Default 0.8: AV-Digits,
                like CREMA-D, is a small two-modality set with a few classes and a clearly dominant modality
                (VGGSound's 309 classes keep scores low and ratios near 1). Not tuned on AV-Digits.
     noise:     add the generalization-enhancement noise `N(0, std(g) + 1e-8)` (elementwise, std of the
@@ -51,16 +54,16 @@ class OGMGE(Method):
 
     name = "ogm-ge"
 
-    def __init__(self, alpha=0.8, noise=True, start=0, end=50, min_ndim=2):
+    def __init__(self, strength=0.8, noise=True, start=0, end=50, min_ndim=2):
         super().__init__(JOINT)
-        if not alpha >= 0:
-            raise ValueError(f"OGM-GE's alpha scales tanh(alpha * rho) and must be >= 0, got {alpha}")
+        if not strength >= 0:
+            raise InvalidValue(f"OGM-GE's strength scales tanh(strength * rho) and must be >= 0, got {strength}")
         if not 0 <= start <= end:
-            raise ValueError(f"OGM-GE modulates for epochs start <= epoch <= end; need 0 <= start <= end, "
+            raise InvalidValue(f"OGM-GE modulates for epochs start <= epoch <= end; need 0 <= start <= end, "
                              f"got start={start}, end={end}")
         if min_ndim < 1:
-            raise ValueError(f"min_ndim must be >= 1 (4: the authors' conv weights only), got {min_ndim}")
-        self.alpha, self.noise, self.start, self.end, self.min_ndim = alpha, noise, start, end, min_ndim
+            raise InvalidValue(f"min_ndim must be >= 1 (4: the authors' conv weights only), got {min_ndim}")
+        self.strength, self.noise, self.start, self.end, self.min_ndim = strength, noise, start, end, min_ndim
 
     @torch.no_grad()
     def unimodal_scores(self, model, output, labels):
@@ -76,7 +79,7 @@ class OGMGE(Method):
         """`(rho, k)`, dicts of 0-d tensors: discrepancy ratio and gradient coefficient per modality."""
         total, others = sum(scores.values()), len(scores) - 1
         rho = {m: s * others / (total - s) for m, s in scores.items()}
-        k = {m: coefficient(r, self.alpha) for m, r in rho.items()}
+        k = {m: coefficient(r, self.strength) for m, r in rho.items()}
         return rho, k
 
     def backward(self, model, output, losses, labels, epoch):
@@ -100,7 +103,7 @@ class OGMGE(Method):
                     p.grad.mul_(k[m])
 
     def __repr__(self):
-        return (f"{type(self).__name__}(alpha={self.alpha}, noise={self.noise}, start={self.start}, "
+        return (f"{type(self).__name__}(strength={self.strength}, noise={self.noise}, start={self.start}, "
                 f"end={self.end}, min_ndim={self.min_ndim})")
 
 
@@ -109,5 +112,5 @@ class OGM(OGMGE):
 
     name = "ogm"
 
-    def __init__(self, alpha=0.8, start=0, end=50, min_ndim=2):
-        super().__init__(alpha=alpha, noise=False, start=start, end=end, min_ndim=min_ndim)
+    def __init__(self, strength=0.8, start=0, end=50, min_ndim=2):
+        super().__init__(strength=strength, noise=False, start=start, end=end, min_ndim=min_ndim)

@@ -2,6 +2,7 @@
 import math
 
 from torch import nn
+from ..errors import InvalidValue
 
 
 class MLPEncoder(nn.Module):
@@ -48,7 +49,7 @@ class ResNet18Encoder(nn.Module):
     def __init__(self, input_shape, out_dim=512):
         super().__init__()
         if out_dim != 512:
-            raise ValueError(f"ResNet-18 produces 512 features; got out_dim={out_dim}")
+            raise InvalidValue(f"ResNet-18 produces 512 features; got out_dim={out_dim}")
         import torchvision  # imported here: `import minidgl` stays light
 
         resnet = torchvision.models.resnet18(weights=None)
@@ -73,9 +74,9 @@ ENCODERS = {"mlp": MLPEncoder, "cnn": SmallCNNEncoder, "resnet18": ResNet18Encod
 def build_encoder(kind, input_shape, out_dim=64):
     """An encoder by name (see `ENCODERS`) for per-sample inputs of `input_shape`."""
     if kind not in ENCODERS:
-        raise ValueError(f"unknown encoder '{kind}'; choose one of {sorted(ENCODERS)}")
+        raise InvalidValue(f"unknown encoder '{kind}'; choose one of {sorted(ENCODERS)}")
     if kind in ("cnn", "resnet18") and len(input_shape) not in (3, 4):
-        raise ValueError(f"encoder '{kind}' needs (channels, height, width) inputs, got per-sample shape "
+        raise InvalidValue(f"encoder '{kind}' needs (channels, height, width) inputs, got per-sample shape "
                          f"{tuple(input_shape)}; use 'mlp' for flat features")
     if kind == "resnet18":
         return ResNet18Encoder(input_shape)

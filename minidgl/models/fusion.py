@@ -9,6 +9,7 @@ Every fusion answers two questions with the same parameters:
 """
 import torch
 from torch import nn
+from ..errors import InvalidValue
 
 
 class Fusion(nn.Module):
@@ -19,7 +20,7 @@ class Fusion(nn.Module):
     def __init__(self, feature_dims, num_classes):
         super().__init__()
         if self.max_modalities and len(feature_dims) > self.max_modalities:
-            raise ValueError(f"{type(self).__name__} combines exactly {self.max_modalities} modalities, got "
+            raise InvalidValue(f"{type(self).__name__} combines exactly {self.max_modalities} modalities, got "
                              f"{len(feature_dims)} ({', '.join(feature_dims)}); use 'concat' or 'sum' for more")
         self.feature_dims = dict(feature_dims)
         self.num_classes = num_classes
@@ -133,7 +134,7 @@ class BilinearFusion(Fusion):
         super().__init__(feature_dims, num_classes)
         dx, dy = self.feature_dims.values()
         if dx != dy:
-            raise ValueError(f"bilinear fusion's unimodal path needs equal feature widths, got {self.feature_dims}")
+            raise InvalidValue(f"bilinear fusion's unimodal path needs equal feature widths, got {self.feature_dims}")
         self.fc = nn.Linear(dx * dy, hidden)
         self.fc_out = nn.Linear(hidden, num_classes)
 
@@ -155,5 +156,5 @@ FUSIONS = {"concat": ConcatFusion, "sum": SumFusion, "gated": GatedFusion, "film
 def build_fusion(name, feature_dims, num_classes):
     """A fusion module by name (see `FUSIONS`) for encoders of widths `feature_dims` `{modality: dim}`."""
     if name not in FUSIONS:
-        raise ValueError(f"unknown fusion '{name}'; choose one of {sorted(FUSIONS)}")
+        raise InvalidValue(f"unknown fusion '{name}'; choose one of {sorted(FUSIONS)}")
     return FUSIONS[name](feature_dims, num_classes)

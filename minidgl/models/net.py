@@ -9,6 +9,7 @@ from torch.func import functional_call
 from ..routing import JOINT
 from .encoders import build_encoder
 from .fusion import build_fusion
+from ..errors import InvalidType, InvalidValue, UnknownKey
 
 
 @dataclass
@@ -64,7 +65,7 @@ class MultimodalNet(nn.Module):
     def __init__(self, encoders, fusion, input_shapes, config=None):
         super().__init__()
         if list(encoders) != fusion.modalities:
-            raise ValueError(f"encoders {list(encoders)} and fusion modalities {fusion.modalities} differ")
+            raise InvalidValue(f"encoders {list(encoders)} and fusion modalities {fusion.modalities} differ")
         self.encoders = nn.ModuleDict(encoders)
         self.fusion = fusion
         self.input_shapes = {m: tuple(s) for m, s in input_shapes.items()}
@@ -94,20 +95,20 @@ class MultimodalNet(nn.Module):
     def check_inputs(self, inputs):
         """Raise a clear error when `inputs` does not match the modalities and shapes the model was built for."""
         if not isinstance(inputs, dict):
-            raise TypeError(f"inputs must be a dict {{modality: tensor}} with keys {self.modalities}, "
+            raise InvalidType(f"inputs must be a dict {{modality: tensor}} with keys {self.modalities}, "
                             f"got {type(inputs).__name__}")
         if set(inputs) != set(self.encoders):
             missing = sorted(set(self.encoders) - set(inputs))
             extra = sorted(set(inputs) - set(self.encoders))
-            raise KeyError(f"modalities do not match the model: it expects {self.modalities}; missing {missing}, "
+            raise UnknownKey(f"modalities do not match the model: it expects {self.modalities}; missing {missing}, "
                            f"unexpected {extra}. Build the model from the same dataset, or select its modalities "
                            f"with data.select(...)")
         sizes = {m: x.shape[0] for m, x in inputs.items()}
         if len(set(sizes.values())) > 1:
-            raise ValueError(f"every modality needs the same batch size, got {sizes}")
+            raise InvalidValue(f"every modality needs the same batch size, got {sizes}")
         for m, x in inputs.items():
             if tuple(x.shape[1:]) != self.input_shapes[m]:
-                raise ValueError(f"modality '{m}' has shape {tuple(x.shape)}; the model expects "
+                raise InvalidValue(f"modality '{m}' has shape {tuple(x.shape)}; the model expects "
                                  f"(batch, {', '.join(map(str, self.input_shapes[m]))})")
 
 
@@ -122,7 +123,7 @@ def build_model(data, encoder="mlp", fusion="concat", feature_dim=64):
     shapes = config.input_shapes
     kinds = config.encoder if isinstance(config.encoder, dict) else {m: config.encoder for m in shapes}
     if set(kinds) != set(shapes):
-        raise KeyError(f"encoder choices name {sorted(kinds)}, but the data has modalities {list(shapes)}")
+        raise UnknownKey(f"encoder choices name {sorted(kinds)}, but the data has modalities {list(shapes)}")
     encoders = {m: build_encoder(kinds[m], shapes[m], config.feature_dim) for m in shapes}
     head = build_fusion(config.fusion, {m: e.out_dim for m, e in encoders.items()}, config.num_classes)
     return MultimodalNet(encoders, head, shapes, config)

@@ -11,7 +11,7 @@ RHOS = torch.tensor([0.0, 0.25, 0.5, 0.99, 1.0, 1.01, 1.5, 2.0, 3.0, 10.0])
 
 def _reference_k(rho, alpha):
     """OGM-GE's own `k` for each ratio in `rho` `(n,)`: scores `{a: 1, v: rho}` give `rho_v = rho`."""
-    _, k = OGMGE(alpha=alpha).coefficients({"a": torch.ones_like(rho), "v": rho})
+    _, k = OGMGE(strength=alpha).coefficients({"a": torch.ones_like(rho), "v": rho})
     return k["v"]
 
 
@@ -88,7 +88,7 @@ def check_ogm_ratios(student_fn, alpha=0.8):
     """Exercise 5.3: `student_fn(scores, alpha)` -> `(rho, k)` for two-modality `scores`
     `{modality: summed true-class probability on a batch}`; `rho` and `k` are `{modality: number}`.
 
-    Compared with `minidgl.OGMGE(alpha).coefficients` on the cases of `RATIO_CASES` (audio dominant, visual
+    Compared with `minidgl.OGMGE(strength=alpha).coefficients` on the cases of `RATIO_CASES` (audio dominant, visual
     dominant, a tie, the jump just above rho = 1). On success, prints which modality OGM-GE damps in each case.
     """
     name = "Exercise 5.3: which encoder does OGM-GE slow?"
@@ -97,7 +97,7 @@ def check_ogm_ratios(student_fn, alpha=0.8):
         answer = student_fn(dict(scores), alpha)
         if not (isinstance(answer, tuple) and len(answer) == 2):
             return report(name, [f"expected a pair (rho, k) of dicts, got {type(answer).__name__} {answer!r}"])
-        rho_ref, k_ref = OGMGE(alpha=alpha).coefficients({m: torch.tensor(s) for m, s in scores.items()})
+        rho_ref, k_ref = OGMGE(strength=alpha).coefficients({m: torch.tensor(s) for m, s in scores.items()})
         case = []
         rho, problem = _float_dict(answer[0], "rho", scores)
         if problem:

@@ -7,6 +7,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from ...methods.ogm_ge import coefficient
+from ...errors import InvalidValue
 
 COLORS = {"audio": "#1f77b4", "visual": "#ff7f0e"}
 
@@ -34,7 +35,7 @@ def window_means(values, window):
     """`(centers, means)`: the mean of `values` over consecutive windows of `window` steps (the last window may
     be shorter) and each window's centre, in steps counted from 1. Lists of floats."""
     if window < 1:
-        raise ValueError(f"window is a number of steps and must be >= 1, got {window}")
+        raise InvalidValue(f"window is a number of steps and must be >= 1, got {window}")
     starts = range(0, len(values), window)
     chunks = [values[s:s + window] for s in starts]
     return ([s + (len(c) + 1) / 2 for s, c in zip(starts, chunks)], [sum(c) / len(c) for c in chunks])

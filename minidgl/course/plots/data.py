@@ -1,6 +1,7 @@
 """Figures of the data itself: a grid of digit images and a grid of DTMF log-spectrograms."""
 import matplotlib.pyplot as plt
 import torch
+from ...errors import InvalidValue
 
 
 def spectrogram_grid(spectrograms, row_labels, col_labels, max_hz, duration_s, marks_hz=None):
@@ -38,11 +39,11 @@ def copies_grid(images, labels, copies, shown=6, num_classes=10, mean_column=Tru
     being copy `j` of image `i`. A split that is not (sizes or labels do not line up) raises `ValueError`.
     """
     if len(images) % copies or not 1 <= shown <= copies:
-        raise ValueError(f"{len(images)} samples are not whole images of {copies} copies, or shown={shown} "
+        raise InvalidValue(f"{len(images)} samples are not whole images of {copies} copies, or shown={shown} "
                          f"is not in 1..{copies}")
     n_images = len(images) // copies
     if not torch.equal(labels.reshape(copies, n_images), labels[:n_images].expand(copies, n_images)):
-        raise ValueError("labels differ between copies: this split is not laid out as make_av_digits does")
+        raise InvalidValue("labels differ between copies: this split is not laid out as make_av_digits does")
     images = images.reshape(copies, n_images, *images.shape[-2:])   # (copy, image, h, w)
     columns = shown + bool(mean_column)
     fig, axes = plt.subplots(num_classes, columns, figsize=(columns * 0.8, num_classes * 0.8), squeeze=False)
