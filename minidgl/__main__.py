@@ -25,7 +25,9 @@ def _add_common(parser):
     parser.add_argument("--copies", type=int, help="av-digits: noisy copies of each image (default 20)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the data and its split (default 0)")
     parser.add_argument("--encoder", default="mlp", choices=sorted(ENCODERS), help="encoder for every modality")
-    parser.add_argument("--fusion", default="concat", choices=sorted(FUSIONS), help="fusion module")
+    parser.add_argument("--fusion", default="concat",
+                        help=f"fusion module, one of {sorted(FUSIONS)}; gated and film name the modality with the "
+                             f"distinct role, e.g. gated:audio (audio gates), film:visual (visual conditions)")
     parser.add_argument("--dgl-alpha", type=float, help=f"DGL's unimodal loss weight (default {DEFAULT_ALPHA})")
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     parser.add_argument("--lr", type=float, default=DEFAULTS.lr)

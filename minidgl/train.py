@@ -27,6 +27,8 @@ class TrainConfig:
     device: str = None              # None: cuda when available, else cpu
     seed: int = 0
     eval_batch_size: int = 512
+    track_unimodal: bool = True     # record the unimodal heads' training accuracy; False skips the unimodal
+                                    # logits on the steps of methods that do not need them (joint: M passes less)
     progress: bool = True           # a tqdm bar over epochs
 
 
@@ -139,15 +141,17 @@ class Step:
     stats: dict
 
 
-def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm=None, amp=False, forward=None):
+def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm=None, amp=False, forward=None,
+               unimodal=True):
     """One optimisation step of `method` on the batch `inputs` `{m: (batch, ...)}`, `labels` `(batch,)`, already
     on the model's device: forward under the method's routing (bfloat16 autocast with `amp`), the method's
     losses and backward, gradient norms, optional clipping of the global norm, `optimizer.step()`. No host
-    sync. `forward` replaces `model` for the forward pass (e.g. its `torch.compile`d version). Returns a `Step`.
+    sync. `forward` replaces `model` for the forward pass (e.g. its `torch.compile`d version); `unimodal=False`
+    skips the unimodal logits unless the method needs them. Returns a `Step`.
     """
     forward = model if forward is None else forward
     with torch.autocast(labels.device.type, dtype=torch.bfloat16, enabled=amp):
-        output = forward(inputs, method.routing)
+        output = forward(inputs, method.routing, unimodal=unimodal or method.needs_unimodal_logits)
         losses = method.losses(output, labels)
     optimizer.zero_grad(set_to_none=True)
     stats = method.backward(model, output, losses, labels, epoch)
@@ -198,7 +202,7 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
         for inputs, labels in batches(data.train, cfg.batch_size, shuffle=True, generator=shuffle):
             inputs, labels = to_device(inputs, labels, device)
             step = train_step(model, method, optimizer, inputs, labels, epoch, cfg.clip_grad_norm, cfg.amp,
-                              step_model)
+                              step_model, cfg.track_unimodal)
             steps.add(step, labels)
         if not steps.size:
             raise InvalidValue("the training split gave no batches: it (or its iterable of batches) is empty")
@@ -265,7 +269,8 @@ class _EpochRecord:
         history.train_loss.append(sum(loss) / len(loss))
         history.train_acc.append(sum(correct) / n)
         for m in self.modalities:
-            history.train_unimodal_acc[m].append(sum(host(self.unimodal_correct[m])) / n)
+            if self.unimodal_correct[m]:
+                history.train_unimodal_acc[m].append(sum(host(self.unimodal_correct[m])) / n)
             norms = host(self.grad_norm[m])
             history.grad_norm[m].append(sum(norms) / len(norms))
             history.step_grad_norm[m] += norms

@@ -33,7 +33,7 @@ def test_train_command(tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["train", "--method", "ogm-xx", "--epochs", "1"], "unknown method 'ogm-xx'"),
     (["train", "--dataset", "gaussian-toy", "--snr-db", "3"], "apply to av-digits only"),
-    (["train", "--dataset", "gaussian-toy", "--fusion", "gated", "--method", "unimodal:c"], "unimodal training of 'c'"),
+    (["train", "--dataset", "gaussian-toy", "--fusion", "gated:a", "--method", "unimodal:c"], "unimodal training of 'c'"),
     (["probe", "--dataset", "gaussian-toy", "--methods", "joint", "ogm-xx"], "unknown method 'ogm-xx'"),
     (["probe", "--dataset", "gaussian-toy", "--image-noise", "1"], "apply to av-digits only"),
 ])

@@ -28,8 +28,9 @@ def authors_logits(model, z, fusion, detached):
     elif fusion == "sum":
         fused = sum(F.linear(detached[m], f.fc[m].weight, f.fc[m].bias) for m in names)
         uni = {m: F.linear(z[m], f.fc[m].weight, f.fc[m].bias) for m in names}
-    elif fusion == "gated":
-        x, y = names
+    elif fusion.startswith("gated:"):
+        x = fusion.split(":")[1]
+        y = next(m for m in names if m != x)
         proj = {m: (lambda t, m=m: F.linear(t, f.fc[m].weight, f.fc[m].bias)) for m in names}
         out = lambda h: F.linear(h, f.fc_out.weight, f.fc_out.bias)
         fused = out(torch.sigmoid(proj[x](detached[x])) * proj[y](detached[y]))
@@ -62,7 +63,7 @@ def assert_same_grads(actual, expected):
             torch.testing.assert_close(a, e, atol=1e-6, rtol=1e-5, msg=lambda m: f"{name}: {m}")
 
 
-CASES = [("concat", ["audio", "visual"]), ("sum", ["audio", "visual"]), ("gated", ["audio", "visual"]),
+CASES = [("concat", ["audio", "visual"]), ("sum", ["audio", "visual"]), ("gated:audio", ["audio", "visual"]), ("gated:visual", ["audio", "visual"]),
          ("bilinear", ["audio", "visual"]), ("concat", ["audio", "visual", "text"]),
          ("sum", ["audio", "visual", "text"])]
 
@@ -78,7 +79,7 @@ def test_one_backward_equals_authors_two_backward(fusion, modalities, alpha):
     assert all(g is not None for g in actual.values()), "under DGL every parameter learns from some loss"
 
 
-@pytest.mark.parametrize("fusion", ["concat", "sum", "gated", "film", "bilinear"])
+@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:audio", "film:visual", "film:audio", "bilinear"])
 def test_dgl_encoders_get_nothing_from_the_multimodal_loss(fusion):
     model = make_model(["audio", "visual"], fusion)
     inputs, labels = make_batch(["audio", "visual"])
@@ -89,7 +90,7 @@ def test_dgl_encoders_get_nothing_from_the_multimodal_loss(fusion):
     assert all(p.grad is not None for p in model.fusion.parameters())
 
 
-@pytest.mark.parametrize("fusion", ["concat", "sum", "gated", "film", "bilinear"])
+@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:audio", "film:visual", "film:audio", "bilinear"])
 def test_dgl_fusion_gets_nothing_from_the_unimodal_losses(fusion):
     model = make_model(["audio", "visual"], fusion)
     inputs, labels = make_batch(["audio", "visual"])

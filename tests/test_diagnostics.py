@@ -57,7 +57,7 @@ def test_head_block_is_the_weight_slice_of_the_modality():
     torch.testing.assert_close(diagnostics.other_modality_logits(out, "a"),
                                (z["b"] @ diagnostics.head_block(fusion, "b").T).double(), rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="only concat and sum"):
-        diagnostics.head_block(minidgl.models.build_fusion("gated", {"a": 2, "b": 3}, 4), "a")
+        diagnostics.head_block(minidgl.models.build_fusion("gated:a", {"a": 2, "b": 3}, 4), "a")
 
 
 def test_sum_fusion_other_modality_logits_keep_the_other_bias():

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,7 +9,7 @@ from minidgl.models import MultimodalNet, ResNet18Encoder, build_encoder, build_
 
 
 @pytest.mark.parametrize("encoder", ["mlp", "cnn"])
-@pytest.mark.parametrize("fusion", ["concat", "sum", "gated", "film", "bilinear"])
+@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:audio", "film:visual", "bilinear"])
 def test_every_encoder_and_fusion_gives_logits_for_fused_and_each_modality(digits, encoder, fusion):
     model = minidgl.build_model(digits, encoder=encoder, fusion=fusion)
     inputs, labels = next(digits.train.batches(7))
@@ -26,13 +28,13 @@ def test_concat_unimodal_logits_are_the_zero_padded_head(digits):
 
 
 def test_film_is_feature_wise_modulation():
-    film = build_fusion("film", {"x": 3, "y": 2}, num_classes=4)
+    film = build_fusion("film:y", {"x": 3, "y": 2}, num_classes=4)
     x, y = torch.randn(5, 3), torch.randn(5, 2)
     gamma, beta = F.linear(y, film.film.weight, film.film.bias).chunk(2, dim=1)
     torch.testing.assert_close(film({"x": x, "y": y}), F.linear(gamma * x + beta, film.fc_out.weight, film.fc_out.bias))
 
 
-@pytest.mark.parametrize("fusion", ["gated", "film", "bilinear"])
+@pytest.mark.parametrize("fusion", ["gated:a", "film:a", "bilinear"])
 def test_pairwise_fusions_refuse_three_modalities(fusion):
     with pytest.raises(ValueError, match="combines exactly 2 modalities, got 3 .*use 'concat' or 'sum'"):
         build_fusion(fusion, {"a": 4, "b": 4, "c": 4}, num_classes=3)
@@ -76,3 +78,42 @@ def test_model_and_fusion_must_agree_on_modalities():
     encoders = {"a": build_encoder("mlp", (3,))}
     with pytest.raises(ValueError, match="encoders \\['a'\\] and fusion modalities \\['b'\\] differ"):
         MultimodalNet(encoders, build_fusion("concat", {"b": 64}, 2), {"a": (3,)})
+
+
+@pytest.mark.parametrize("name,message", [("gated", "gated fusion needs the modality that plays its gate"),
+                                          ("film:z", "the condition must be one of the modalities"),
+                                          ("concat:x", "only ['film', 'gated'] fusion name a modality")])
+def test_roles_are_named_never_taken_from_dict_order(name, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_fusion(name, {"x": 3, "y": 3}, num_classes=4)
+
+
+def test_the_named_modality_plays_the_role_whatever_the_dict_order():
+    torch.manual_seed(0)
+    first = build_fusion("gated:y", {"x": 3, "y": 3}, num_classes=4)
+    second = build_fusion("gated:y", {"y": 3, "x": 3}, num_classes=4)
+    second.load_state_dict(first.state_dict())
+    features = {"x": torch.randn(5, 3), "y": torch.randn(5, 3)}
+    torch.testing.assert_close(first(features), second(features))
+    expected = first.fc_out(torch.sigmoid(first.fc["y"](features["y"])) * first.fc["x"](features["x"]))
+    torch.testing.assert_close(first(features), expected)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:a", "film:a", "film:b", "bilinear"])
+@pytest.mark.parametrize("modalities", [["a", "b"], ["a", "b", "c"]])
+def test_a_modality_alone_does_not_depend_on_the_others(fusion, modalities):
+    """The contract MMPareto's two-pass identity needs: modality n's unimodal logits ignore every other
+    modality's features."""
+    if len(modalities) > 2 and fusion not in ("concat", "sum"):
+        pytest.skip("pairwise fusions take two modalities")
+    torch.manual_seed(0)
+    head = build_fusion(fusion, {m: 4 for m in modalities}, num_classes=3)
+    features = {m: torch.randn(6, 4, requires_grad=True) for m in modalities}
+    for n in modalities:
+        alone = head(features, alone=n)
+        grads = torch.autograd.grad(alone.sum(), [features[m] for m in modalities], allow_unused=True)
+        for m, grad in zip(modalities, grads):
+            if m != n:
+                assert grad is None or not grad.any(), f"{fusion}: {n} alone depends on {m}"
+        other = {m: f if m == n else torch.randn_like(f) for m, f in features.items()}
+        torch.testing.assert_close(head(other, alone=n), alone)

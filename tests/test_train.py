@@ -156,3 +156,26 @@ def test_train_step_is_one_step_of_fit(toy):
     assert set(step.grad_norm) == set(toy.modalities) and step.stats == {}
     for (name, p), q in zip(model.named_parameters(), twin.parameters()):
         torch.testing.assert_close(p, q, msg=lambda m: f"{name}: {m}")
+
+
+def test_steps_skip_the_unimodal_logits_only_where_nothing_needs_them(toy, monkeypatch):
+    """Joint training with `track_unimodal=False` never runs the fusion on one modality alone, and trains the
+    same parameters; DGL, whose loss needs them, still computes them."""
+    torch.manual_seed(0)
+    tracked = minidgl.build_model(toy, feature_dim=8)
+    untracked = copy.deepcopy(tracked)
+    minidgl.fit(tracked, toy, "joint", epochs=1, progress=False)
+    calls = []
+    original = type(untracked.fusion).forward
+    monkeypatch.setattr(type(untracked.fusion), "forward",
+                        lambda self, features, alone=None: calls.append(alone) or original(self, features, alone))
+    model = copy.deepcopy(untracked)
+    history = minidgl.fit(untracked, toy, "joint", epochs=1, track_unimodal=False, progress=False)
+    trained_calls = calls[:len(history.step_loss)]
+    assert trained_calls and set(trained_calls) == {None}, "a joint step computed unimodal logits"
+    assert history.train_unimodal_acc == {m: [] for m in toy.modalities} and history.val_unimodal_acc["a"]
+    for p, q in zip(tracked.parameters(), untracked.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    calls.clear()
+    minidgl.fit(model, toy, "dgl", epochs=1, track_unimodal=False, progress=False)
+    assert set(calls[:3]) == {None, *toy.modalities}

@@ -20,6 +20,11 @@ class Method:
         if name is not None:
             self.name = name
 
+    @property
+    def needs_unimodal_logits(self):
+        """Whether this method's loss or backward reads `Output.unimodal_logits` (else a step may skip them)."""
+        return self.routing.alpha > 0
+
     def check(self, model):
         """Raise if this method cannot train `model` (e.g. it names a modality the model lacks)."""
 

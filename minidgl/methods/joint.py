@@ -37,6 +37,8 @@ class Unimodal(Method):
         self.name = f"unimodal:{modality}"
         self.selection_metric = modality
 
+    needs_unimodal_logits = True
+
     def check(self, model):
         if self.modality not in model.modalities:
             raise UnknownKey(f"unimodal training of '{self.modality}', but the model has modalities "

@@ -1,4 +1,6 @@
-"""Modality encoders: each maps one modality's batch `(batch, *input_shape)` to features `(batch, out_dim)`."""
+"""Modality encoders: each maps one modality's batch `(batch, *input_shape)` to features `(batch, out_dim)`.
+
+Every encoder declares `out_dim`, the width of its features; `build_model` sizes the fusion from it."""
 import math
 
 from torch import nn

@@ -1,11 +1,19 @@
 """Fusion modules: features `{modality: (batch, dim)}` -> logits `(batch, num_classes)`, fused or unimodal.
 
-Every fusion answers two questions with the same parameters:
-  `fusion(features)`               fused logits from all modalities;
-  `fusion(features, alone="audio")` unimodal logits of one modality, by default with the other modalities'
-                                   features replaced by zeros. A fusion may say otherwise, as the DGL
-                                   authors' code does for sum, gated and bilinear fusion
-                                   (shicaiwei123/ICCV2025-GDL, `models/fusion_modules.py`).
+The fusion contract, which every fusion keeps and `Routing`, DGL, OGM-GE and MMPareto rely on:
+  `fusion(features)`                fused logits from all modalities;
+  `fusion(features, alone="audio")` unimodal logits of one modality. What "alone" means is the fusion's to
+                                    define: by default the other modalities' features are replaced by zeros
+                                    (right for fusions linear in each modality); a fusion may say otherwise,
+                                    as the DGL authors' code does for sum, gated and bilinear fusion
+                                    (shicaiwei123/ICCV2025-GDL, `models/fusion_modules.py`), and an attention
+                                    fusion would mask the other modalities' tokens rather than zero them.
+                                    Modality n's unimodal logits must not depend on any other modality's
+                                    features (MMPareto's two-pass identity needs it; tests check it for every
+                                    fusion);
+  `fusion.contribution(features, m)` modality m's share of the fused logits, the score OGM-GE compares.
+Modalities with distinct roles (which one gates, which one conditions) are named, never taken from the
+order of a dict: `"gated:audio"` (audio gates the other), `"film:visual"` (visual conditions the other).
 """
 import torch
 from torch import nn
@@ -78,7 +86,7 @@ class SumFusion(Fusion):
 
 
 class GatedFusion(Fusion):
-    """Two modalities x, y: `fc_out(sigmoid(fc_x(x)) * fc_y(y))`, the first modality gating the second.
+    """Two modalities, `gate` (named) and the other, y: `fc_out(sigmoid(fc_gate(gate)) * fc_y(y))`.
 
     Alone (the authors' self-gating): `fc_out(sigmoid(fc_m(z)) * fc_m(z))` with the modality's own projection.
     Unlike the authors' code, which detaches *after* `fc_x`/`fc_y` so that both projections never train,
@@ -87,13 +95,14 @@ class GatedFusion(Fusion):
 
     max_modalities = 2
 
-    def __init__(self, feature_dims, num_classes, hidden=64):
+    def __init__(self, feature_dims, num_classes, gate, hidden=64):
         super().__init__(feature_dims, num_classes)
+        self.gate, self.gated = _roles(self.modalities, gate, "gate")
         self.fc = nn.ModuleDict({m: nn.Linear(d, hidden) for m, d in self.feature_dims.items()})
         self.fc_out = nn.Linear(hidden, num_classes)
 
     def fuse(self, features):
-        x, y = self.modalities
+        x, y = self.gate, self.gated
         return self.fc_out(torch.sigmoid(self.fc[x](features[x])) * self.fc[y](features[y]))
 
     def fuse_alone(self, features, modality):
@@ -104,20 +113,21 @@ class GatedFusion(Fusion):
 class FiLMFusion(Fusion):
     """Feature-wise linear modulation (Perez et al., 2018): `fc_out(gamma(y) * x + beta(y))`.
 
-    The second modality `y` conditions the first `x`. Alone: zeroing, so `gamma`, `beta` fall back to their
-    biases when `x` is alone and `x = 0` leaves `fc_out(beta(y))` when `y` is alone.
+    The modality named `condition`, y, conditions the other, x. Alone: zeroing, so `gamma`, `beta` fall back to
+    their biases when `x` is alone and `x = 0` leaves `fc_out(beta(y))` when `y` is alone.
     """
 
     max_modalities = 2
 
-    def __init__(self, feature_dims, num_classes):
+    def __init__(self, feature_dims, num_classes, condition):
         super().__init__(feature_dims, num_classes)
-        x, y = self.modalities
+        self.condition, self.conditioned = _roles(self.modalities, condition, "condition")
+        x, y = self.conditioned, self.condition
         self.film = nn.Linear(self.feature_dims[y], 2 * self.feature_dims[x])
         self.fc_out = nn.Linear(self.feature_dims[x], num_classes)
 
     def fuse(self, features):
-        x, y = self.modalities
+        x, y = self.conditioned, self.condition
         gamma, beta = self.film(features[y]).chunk(2, dim=1)
         return self.fc_out(gamma * features[x] + beta)
 
@@ -125,6 +135,7 @@ class FiLMFusion(Fusion):
 class BilinearFusion(Fusion):
     """Outer-product fusion, the DGL authors' "FiLM": `fc_out(fc(vec(x y^T)))`.
 
+    Symmetric in its two modalities (swapping them permutes the inputs of `fc`), so no role is named.
     Alone (the authors' self-interaction): `fc_out(fc(vec(z z^T)))`, so both modalities need the same width.
     """
 
@@ -151,10 +162,30 @@ class BilinearFusion(Fusion):
 
 FUSIONS = {"concat": ConcatFusion, "sum": SumFusion, "gated": GatedFusion, "film": FiLMFusion,
            "bilinear": BilinearFusion}
+ROLES = {"gated": "gate", "film": "condition"}  # fusions whose modalities play different parts: the named one
+
+
+def _roles(modalities, named, role):
+    """`(named, other)` for a two-modality fusion whose `role` is played by the modality `named`."""
+    if named not in modalities:
+        raise InvalidValue(f"the {role} must be one of the modalities {modalities}, got {named!r}")
+    return named, next(m for m in modalities if m != named)
 
 
 def build_fusion(name, feature_dims, num_classes):
-    """A fusion module by name (see `FUSIONS`) for encoders of widths `feature_dims` `{modality: dim}`."""
-    if name not in FUSIONS:
-        raise InvalidValue(f"unknown fusion '{name}'; choose one of {sorted(FUSIONS)}")
-    return FUSIONS[name](feature_dims, num_classes)
+    """A fusion module by name (see `FUSIONS`) for encoders of widths `feature_dims` `{modality: dim}`.
+
+    Gated and FiLM fusion name the modality with the distinct role: `"gated:<gate>"`, `"film:<condition>"`.
+    """
+    kind, _, named = name.partition(":")
+    if kind not in FUSIONS:
+        raise InvalidValue(f"unknown fusion '{name}'; choose one of {sorted(FUSIONS)} "
+                           f"(gated and film as 'gated:<modality>', 'film:<modality>')")
+    if kind in ROLES:
+        if not named:
+            raise InvalidValue(f"{kind} fusion needs the modality that plays its {ROLES[kind]}: write "
+                               f"'{kind}:<modality>' with one of {list(feature_dims)}")
+        return FUSIONS[kind](feature_dims, num_classes, **{ROLES[kind]: named})
+    if named:
+        raise InvalidValue(f"only {sorted(ROLES)} fusion name a modality, got '{name}'")
+    return FUSIONS[kind](feature_dims, num_classes)

@@ -17,7 +17,8 @@ class Output:
     """What the network computes for a batch.
 
     fused_logits:    `(batch, classes)` from the fusion of all modalities.
-    unimodal_logits: `{modality: (batch, classes)}` from the same fusion with that modality alone.
+    unimodal_logits: `{modality: (batch, classes)}` from the same fusion with that modality alone (empty when
+                     the forward pass was asked not to compute them).
     features:        `{modality: (batch, dim)}` encoder outputs.
     """
 
@@ -75,17 +76,20 @@ class MultimodalNet(nn.Module):
     def modalities(self):
         return list(self.encoders)
 
-    def forward(self, inputs, routing=JOINT):
+    def forward(self, inputs, routing=JOINT, unimodal=True):
         """`inputs` `{modality: (batch, *input_shape)}` -> `Output`, with `routing`'s detaches applied:
 
         - not `routing.mm_to_encoders`: the fused logits see detached features;
         - not `routing.uni_to_fusion`: the unimodal logits use detached fusion parameters.
+        `unimodal=False` skips the M unimodal passes through the fusion (`Output.unimodal_logits` is empty).
         """
         self.check_inputs(inputs)
         features = {m: encoder(inputs[m]) for m, encoder in self.encoders.items()}
         fusion_input = features if routing.mm_to_encoders else {m: z.detach() for m, z in features.items()}
         fused_logits = self.fusion(fusion_input)
-        if routing.uni_to_fusion:
+        if not unimodal:
+            unimodal_logits = {}
+        elif routing.uni_to_fusion:
             unimodal_logits = {m: self.fusion(features, alone=m) for m in features}
         else:
             frozen = {name: p.detach() for name, p in self.fusion.named_parameters()}
