@@ -1,4 +1,4 @@
-"""Measurements of under-training: gradient norms, the attenuation argument sample by sample, gradient cosines,
+"""Measurements of under-training: the attenuation argument sample by sample, gradient norms and cosines per loss,
 linear probes."""
 import math
 
@@ -9,16 +9,6 @@ from . import cache
 from .models.fusion import ConcatFusion, SumFusion
 from .routing import JOINT
 from .errors import InvalidType
-
-
-def encoder_grad_norms(model):
-    """L2 norm of each encoder's whole current `.grad`, as `{modality: 0-dim tensor}` (0 where there is none)."""
-    norms = {}
-    for m, encoder in model.encoders.items():
-        grads = [p.grad for p in encoder.parameters() if p.grad is not None]
-        norms[m] = torch.nn.utils.get_total_norm(grads) if grads else \
-            torch.zeros((), device=next(encoder.parameters()).device)
-    return norms
 
 
 def wrong_class_logsumexp(logits, labels):

@@ -5,7 +5,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 from tqdm.auto import tqdm
 
-from .diagnostics import encoder_grad_norms
 from .methods import get_method
 from .runtime import resolve_device, seed_everything
 from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
@@ -128,6 +127,16 @@ def evaluate(model, dataset, batch_size=512):
         raise InvalidValue("evaluate got no samples: the split (or its iterable of batches) is empty")
     return {"fused_acc": correct.item() / n, "unimodal_acc": {m: c.item() / n for m, c in unimodal_correct.items()},
             "loss": loss.item() / n}
+
+
+def encoder_grad_norms(model):
+    """L2 norm of each encoder's whole current `.grad`, as `{modality: 0-dim tensor}` (0 where there is none)."""
+    norms = {}
+    for m, encoder in model.encoders.items():
+        grads = [p.grad for p in encoder.parameters() if p.grad is not None]
+        norms[m] = torch.nn.utils.get_total_norm(grads) if grads else \
+            torch.zeros((), device=next(encoder.parameters()).device)
+    return norms
 
 
 @dataclass

@@ -195,7 +195,7 @@ def test_encoder_grad_norms_after_backward(digits):
     model = minidgl.build_model(digits)
     inputs, labels = next(digits.train.batches(8))
     F.cross_entropy(model(inputs).unimodal_logits["visual"], labels).backward()
-    norms = diagnostics.encoder_grad_norms(model)
+    norms = minidgl.train.encoder_grad_norms(model)
     assert norms["audio"] == 0 and norms["visual"] > 0
 
 
