@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from . import cache
-from .models.fusion import ConcatFusion, SumFusion
+from .models.fusion import ConcatFusion, SumFusion, Tokens
 from .routing import JOINT
 from .errors import InvalidType
 
@@ -290,12 +290,14 @@ def fused_error_vs_margin(q_y, margins):
 
 @torch.no_grad()
 def encode(model, dataset, modality, batch_size=512):
-    """Features `(n, dim)` of `dataset` through the (frozen, eval-mode) encoder of `modality`."""
+    """Features `(n, dim)` of `dataset` through the (frozen, eval-mode) encoder of `modality` (an encoder that
+    gives `Tokens` is read as the mean of its real tokens)."""
     encoder = model.encoders[modality]
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters()).device
-    features = torch.cat([encoder(x[modality].to(device)) for x, _ in dataset.batches(batch_size)])
+    pooled = lambda z: z.pooled() if isinstance(z, Tokens) else z
+    features = torch.cat([pooled(encoder(x[modality].to(device))) for x, _ in dataset.batches(batch_size)])
     encoder.train(was_training)
     return features
 

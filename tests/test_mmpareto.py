@@ -65,10 +65,11 @@ def test_equals_authors_four_backward_with_conflict(modalities):
     assert float(stats["cos"]["audio"]) == pytest.approx(cos["audio"], abs=1e-6)
 
 
-def test_unimodal_gradient_is_total_minus_multimodal_on_each_encoder():
+@pytest.mark.parametrize("fusion", ["concat", "sum", "attention"])
+def test_unimodal_gradient_is_total_minus_multimodal_on_each_encoder(fusion):
     """g_m = grad(L_mm + sum L) - grad(L_mm) on encoder m: other modalities' unimodal losses never reach it."""
     modalities = ["audio", "visual", "text"]
-    model = make_model(modalities)
+    model = make_model(modalities, fusion)
     inputs, labels = make_batch(modalities)
     out = model(inputs, minidgl.UNIFORM)
     losses = minidgl.routed_loss(out, labels, minidgl.UNIFORM)

@@ -5,11 +5,11 @@ import torch
 import torch.nn.functional as F
 
 import minidgl
-from minidgl.models import MultimodalNet, ResNet18Encoder, build_encoder, build_fusion
+from minidgl.models import MultimodalNet, ResNet18Encoder, Tokens, build_encoder, build_fusion
 
 
 @pytest.mark.parametrize("encoder", ["mlp", "cnn"])
-@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:audio", "film:visual", "bilinear"])
+@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:audio", "film:visual", "bilinear", "attention"])
 def test_every_encoder_and_fusion_gives_logits_for_fused_and_each_modality(digits, encoder, fusion):
     model = minidgl.build_model(digits, encoder=encoder, fusion=fusion)
     inputs, labels = next(digits.train.batches(7))
@@ -50,9 +50,9 @@ def test_resnet18_encoder_takes_spectrograms_and_frame_stacks():
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown fusion 'late'; choose one of \['bilinear', 'concat', 'film', 'gated', 'sum'\]"):
+    with pytest.raises(ValueError, match=r"unknown fusion 'late'; choose one of \['attention', 'bilinear', 'concat', 'film', 'gated', 'sum'\]"):
         build_fusion("late", {"a": 2}, 3)
-    with pytest.raises(ValueError, match=r"unknown encoder 'vit'; choose one of \['cnn', 'mlp', 'resnet18'\]"):
+    with pytest.raises(ValueError, match=r"unknown encoder 'vit'; choose one of \['cnn', 'cnn-tokens', 'mlp', 'resnet18'\]"):
         build_encoder("vit", (3,))
     with pytest.raises(ValueError, match="encoder 'cnn' needs \\(channels, height, width\\) inputs, got per-sample shape \\(8,\\)"):
         build_encoder("cnn", (8,))
@@ -99,12 +99,12 @@ def test_the_named_modality_plays_the_role_whatever_the_dict_order():
     torch.testing.assert_close(first(features), expected)
 
 
-@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:a", "film:a", "film:b", "bilinear"])
+@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:a", "film:a", "film:b", "bilinear", "attention"])
 @pytest.mark.parametrize("modalities", [["a", "b"], ["a", "b", "c"]])
 def test_a_modality_alone_does_not_depend_on_the_others(fusion, modalities):
     """The contract MMPareto's two-pass identity needs: modality n's unimodal logits ignore every other
     modality's features."""
-    if len(modalities) > 2 and fusion not in ("concat", "sum"):
+    if len(modalities) > 2 and fusion not in ("concat", "sum", "attention"):
         pytest.skip("pairwise fusions take two modalities")
     torch.manual_seed(0)
     head = build_fusion(fusion, {m: 4 for m in modalities}, num_classes=3)
@@ -117,3 +117,49 @@ def test_a_modality_alone_does_not_depend_on_the_others(fusion, modalities):
                 assert grad is None or not grad.any(), f"{fusion}: {n} alone depends on {m}"
         other = {m: f if m == n else torch.randn_like(f) for m, f in features.items()}
         torch.testing.assert_close(head(other, alone=n), alone)
+
+
+def _tokens(batch, n, dim, real):
+    """Random `Tokens` `(batch, n, dim)` whose first `real[i]` tokens are real in sample i."""
+    values = torch.randn(batch, n, dim)
+    return Tokens(values, torch.arange(n)[None, :] < torch.tensor(real)[:, None])
+
+
+def test_attention_reads_tokens_and_ignores_padding():
+    torch.manual_seed(0)
+    head = build_fusion("attention", {"a": 4, "b": 4}, num_classes=3).eval()
+    features = {"a": _tokens(2, 5, 4, [5, 2]), "b": torch.randn(2, 4)}
+    garbage = Tokens(features["a"].values.clone(), features["a"].mask)
+    garbage.values[1, 2:] = 1e3
+    torch.testing.assert_close(head(features), head({**features, "a": garbage}))
+    for m in ("a", "b"):
+        torch.testing.assert_close(head(features, alone=m), head({**features, "a": garbage}, alone=m))
+    assert head(features).shape == (2, 3)
+
+
+def test_alone_under_attention_is_a_mask_not_zeros():
+    """A zero token still takes softmax mass: zeroing the other modality changes the logits, masking it does
+    not, and `alone` is the masked version."""
+    torch.manual_seed(0)
+    head = build_fusion("attention", {"a": 4, "b": 4}, num_classes=3).eval()
+    a, b = torch.randn(6, 4), torch.randn(6, 4)
+    zeroed = head({"a": a, "b": torch.zeros_like(b)})
+    masked = head({"a": a, "b": Tokens(b[:, None], torch.zeros(6, 1, dtype=torch.bool))})
+    torch.testing.assert_close(head({"a": a, "b": b}, alone="a"), masked)
+    assert not torch.allclose(zeroed, masked)
+
+
+def test_linear_fusions_refuse_tokens_with_a_clear_message():
+    head = build_fusion("concat", {"a": 4, "b": 4}, num_classes=3)
+    with pytest.raises(TypeError, match="takes pooled features .* use fusion 'attention'"):
+        head({"a": _tokens(2, 3, 4, [3, 3]), "b": torch.randn(2, 4)})
+
+
+def test_token_encoders_train_through_attention(digits):
+    model = minidgl.build_model(digits.select("visual"), encoder="cnn-tokens", fusion="attention", feature_dim=8)
+    inputs, labels = next(digits.train.select("visual").batches(8))
+    tokens = model.encoders["visual"](inputs["visual"])
+    assert isinstance(tokens, Tokens) and tokens.values.shape == (8, 64, 8)
+    out = model(inputs, minidgl.DGL().routing)
+    minidgl.routed_loss(out, labels, minidgl.DGL().routing).total.backward()
+    assert all(p.grad is not None for p in model.encoders["visual"].parameters())

@@ -2,8 +2,12 @@
 
 Every encoder declares `out_dim`, the width of its features; `build_model` sizes the fusion from it."""
 import math
+from functools import partial
 
+import torch
 from torch import nn
+
+from .fusion import Tokens
 from ..errors import InvalidValue
 
 
@@ -24,20 +28,28 @@ class MLPEncoder(nn.Module):
 
 
 class SmallCNNEncoder(nn.Module):
-    """Two 3x3 conv blocks and global average pooling, for `(channels, height, width)` images or spectrograms."""
+    """Two 3x3 conv blocks and global average pooling, for `(channels, height, width)` images or spectrograms.
 
-    def __init__(self, input_shape, out_dim=64, width=32):
+    `tokens=True` skips the pooling and returns the feature map's cells as `Tokens` `(batch, height * width,
+    out_dim)`, for the attention fusion.
+    """
+
+    def __init__(self, input_shape, out_dim=64, width=32, tokens=False):
         super().__init__()
         channels = input_shape[0]
         self.net = nn.Sequential(
             nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
             nn.Conv2d(width, out_dim, 3, padding=1), nn.BatchNorm2d(out_dim), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )
+        self.pool = None if tokens else nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.out_dim = out_dim
 
     def forward(self, x):
-        return self.net(x)
+        maps = self.net(x)
+        if self.pool is not None:
+            return self.pool(maps)
+        cells = maps.flatten(2).transpose(1, 2)
+        return Tokens(cells, torch.ones(cells.shape[:2], dtype=torch.bool, device=cells.device))
 
 
 class ResNet18Encoder(nn.Module):
@@ -70,14 +82,15 @@ class ResNet18Encoder(nn.Module):
         return self.net(x)
 
 
-ENCODERS = {"mlp": MLPEncoder, "cnn": SmallCNNEncoder, "resnet18": ResNet18Encoder}
+ENCODERS = {"mlp": MLPEncoder, "cnn": SmallCNNEncoder, "cnn-tokens": partial(SmallCNNEncoder, tokens=True),
+            "resnet18": ResNet18Encoder}
 
 
 def build_encoder(kind, input_shape, out_dim=64):
     """An encoder by name (see `ENCODERS`) for per-sample inputs of `input_shape`."""
     if kind not in ENCODERS:
         raise InvalidValue(f"unknown encoder '{kind}'; choose one of {sorted(ENCODERS)}")
-    if kind in ("cnn", "resnet18") and len(input_shape) not in (3, 4):
+    if kind in ("cnn", "cnn-tokens", "resnet18") and len(input_shape) not in (3, 4):
         raise InvalidValue(f"encoder '{kind}' needs (channels, height, width) inputs, got per-sample shape "
                          f"{tuple(input_shape)}; use 'mlp' for flat features")
     if kind == "resnet18":

@@ -1,4 +1,10 @@
-"""Fusion modules: features `{modality: (batch, dim)}` -> logits `(batch, num_classes)`, fused or unimodal.
+"""Fusion modules: features `{modality: (batch, dim)}` or token sequences -> logits `(batch, num_classes)`, fused or
+unimodal.
+
+An encoder returns either pooled features `(batch, dim)` or `Tokens`: `values` `(batch, n, dim)` with a padding
+`mask` `(batch, n)` (True where a token is real), e.g. the cells of a feature map or the frames of a
+variable-length clip. `AttentionFusion` takes both (a pooled vector is one token); the other fusions take
+pooled features only and say so.
 
 The fusion contract, which every fusion keeps and `Routing`, DGL, OGM-GE and MMPareto rely on:
   `fusion(features)`                fused logits from all modalities;
@@ -7,7 +13,8 @@ The fusion contract, which every fusion keeps and `Routing`, DGL, OGM-GE and MMP
                                     (right for fusions linear in each modality); a fusion may say otherwise,
                                     as the DGL authors' code does for sum, gated and bilinear fusion
                                     (shicaiwei123/ICCV2025-GDL, `models/fusion_modules.py`), and an attention
-                                    fusion would mask the other modalities' tokens rather than zero them.
+                                    fusion masks the other modalities' tokens rather than zero them (a zero
+                                    token still takes softmax mass).
                                     Modality n's unimodal logits must not depend on any other modality's
                                     features (MMPareto's two-pass identity needs it; tests check it for every
                                     fusion);
@@ -15,15 +22,22 @@ The fusion contract, which every fusion keeps and `Routing`, DGL, OGM-GE and MMP
 Modalities with distinct roles (which one gates, which one conditions) are named, never taken from the
 order of a dict: `"gated:audio"` (audio gates the other), `"film:visual"` (visual conditions the other).
 """
+from typing import NamedTuple
+
 import torch
 from torch import nn
-from ..errors import InvalidValue
+from ..errors import InvalidType, InvalidValue
 
 
 class Fusion(nn.Module):
-    """Base class. Subclasses implement `fuse(features)`; they may override `fuse_alone(features, modality)`."""
+    """Base class. Subclasses implement `fuse(features)`; they may override `fuse_alone(features, modality)`.
+
+    `accepts_tokens`: whether the fusion reads token sequences (`minidgl.models.Tokens`); those that do not
+    take pooled features `(batch, dim)` only and refuse tokens with a clear error.
+    """
 
     max_modalities = None
+    accepts_tokens = False
 
     def __init__(self, feature_dims, num_classes):
         super().__init__()
@@ -38,6 +52,11 @@ class Fusion(nn.Module):
         return list(self.feature_dims)
 
     def forward(self, features, alone=None):
+        if not self.accepts_tokens:
+            for m, z in features.items():
+                if not isinstance(z, torch.Tensor) or z.ndim != 2:
+                    raise InvalidType(f"{type(self).__name__} takes pooled features (batch, dim), but '{m}' gives "
+                                      f"{type(z).__name__}; use fusion 'attention' for token sequences")
         if alone is None:
             return self.fuse(features)
         return self.fuse_alone(features, alone)
@@ -160,8 +179,78 @@ class BilinearFusion(Fusion):
         return self._outer(features[modality], features[modality])
 
 
+class Tokens(NamedTuple):
+    """A modality's token sequence: `values` `(batch, n, dim)`, `mask` `(batch, n)` bool (True: a real token)."""
+
+    values: torch.Tensor
+    mask: torch.Tensor
+
+    def detach(self):
+        return Tokens(self.values.detach(), self.mask)
+
+    def pooled(self):
+        """The mean of the real tokens, `(batch, dim)`."""
+        weights = self.mask.to(self.values.dtype).unsqueeze(-1)
+        return (self.values * weights).sum(1) / weights.sum(1).clamp_min(1)
+
+
+def as_tokens(features):
+    """`features` as `Tokens`: pooled `(batch, dim)` features become one token each."""
+    if isinstance(features, Tokens):
+        return features
+    if isinstance(features, torch.Tensor) and features.ndim == 2:
+        return Tokens(features[:, None, :], torch.ones(features.shape[0], 1, dtype=torch.bool,
+                                                        device=features.device))
+    raise InvalidType(f"features must be (batch, dim) or minidgl Tokens, got {type(features).__name__} of shape "
+                      f"{tuple(getattr(features, 'shape', ()))}")
+
+
+class AttentionFusion(Fusion):
+    """A small transformer over every modality's tokens (Vaswani et al., 2017; as in multimodal bottleneck and
+    token-fusion models): each modality's tokens are projected to `width` and tagged with a learned modality
+    embedding, a learned class token is prepended, `layers` pre-norm encoder layers (`heads` heads, no
+    dropout) mix them, and a linear head reads the class token.
+
+    Alone: the sequence holds the class token and that modality's tokens only (the others masked out, never
+    zeroed). No BatchNorm, so a unimodal pass changes no running statistics.
+    """
+
+    accepts_tokens = True
+
+    def __init__(self, feature_dims, num_classes, width=64, heads=4, layers=1):
+        super().__init__(feature_dims, num_classes)
+        self.proj = nn.ModuleDict({m: nn.Linear(d, width) for m, d in self.feature_dims.items()})
+        self.modality_embedding = nn.ParameterDict({m: nn.Parameter(torch.zeros(width)) for m in self.feature_dims})
+        self.cls = nn.Parameter(torch.zeros(1, 1, width))
+        for p in [*self.modality_embedding.values(), self.cls]:
+            nn.init.normal_(p, std=0.02)
+        layer = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width, dropout=0.0, batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.fc_out = nn.Linear(width, num_classes)
+
+    def _attend(self, features, present):
+        first = as_tokens(features[present[0]])
+        batch = first.values.shape[0]
+        sequence = [self.cls.expand(batch, -1, -1)]
+        keep = [torch.ones(batch, 1, dtype=torch.bool, device=first.mask.device)]
+        for m in present:
+            tokens = as_tokens(features[m])
+            sequence.append(self.proj[m](tokens.values) + self.modality_embedding[m])
+            keep.append(tokens.mask)
+        hidden = self.encoder(torch.cat(sequence, dim=1), src_key_padding_mask=~torch.cat(keep, dim=1))
+        return self.fc_out(self.norm(hidden[:, 0]))
+
+    def fuse(self, features):
+        return self._attend(features, self.modalities)
+
+    def fuse_alone(self, features, modality):
+        return self._attend(features, [modality])
+
+
 FUSIONS = {"concat": ConcatFusion, "sum": SumFusion, "gated": GatedFusion, "film": FiLMFusion,
-           "bilinear": BilinearFusion}
+           "bilinear": BilinearFusion, "attention": AttentionFusion}
 ROLES = {"gated": "gate", "film": "condition"}  # fusions whose modalities play different parts: the named one
 
 

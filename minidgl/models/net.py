@@ -19,7 +19,7 @@ class Output:
     fused_logits:    `(batch, classes)` from the fusion of all modalities.
     unimodal_logits: `{modality: (batch, classes)}` from the same fusion with that modality alone (empty when
                      the forward pass was asked not to compute them).
-    features:        `{modality: (batch, dim)}` encoder outputs.
+    features:        `{modality: (batch, dim) or Tokens}` encoder outputs.
     """
 
     fused_logits: torch.Tensor
