@@ -163,3 +163,21 @@ def test_token_encoders_train_through_attention(digits):
     out = model(inputs, minidgl.DGL().routing)
     minidgl.routed_loss(out, labels, minidgl.DGL().routing).total.backward()
     assert all(p.grad is not None for p in model.encoders["visual"].parameters())
+
+
+class _Frames(torch.nn.Module):
+    """A clip encoder: `(batch, frames, 4)` -> one token per frame."""
+
+    out_dim = 4
+
+    def forward(self, x):
+        return Tokens(x, torch.ones(x.shape[:2], dtype=torch.bool))
+
+
+def test_a_none_dimension_takes_clips_of_any_length():
+    head = build_fusion("attention", {"clip": 4, "tone": 4}, num_classes=3)
+    model = MultimodalNet({"clip": _Frames(), "tone": torch.nn.Linear(2, 4)}, head, {"clip": (None, 4), "tone": (2,)})
+    for frames in (3, 7):
+        assert model({"clip": torch.randn(5, frames, 4), "tone": torch.randn(5, 2)}).fused_logits.shape == (5, 3)
+    with pytest.raises(ValueError, match=r"the model expects \(batch, any, 4\)"):
+        model({"clip": torch.randn(5, 3, 5), "tone": torch.randn(5, 2)})

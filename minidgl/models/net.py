@@ -59,7 +59,8 @@ class MultimodalNet(nn.Module):
     """`encoders` `{modality: nn.Module}` -> features -> `fusion` -> logits.
 
     `input_shapes` `{modality: per-sample shape}` lets the forward pass name the modality and the shape
-    expected when a batch does not fit. `config` is the `ModelConfig` that built it (`build_model`), None for
+    expected when a batch does not fit; a `None` dimension takes any size (e.g. the frames of a clip, which
+    vary from batch to batch; within a batch, pad them and let the encoder return `Tokens` with a mask). `config` is the `ModelConfig` that built it (`build_model`), None for
     a network assembled by hand.
     """
 
@@ -111,9 +112,10 @@ class MultimodalNet(nn.Module):
         if len(set(sizes.values())) > 1:
             raise InvalidValue(f"every modality needs the same batch size, got {sizes}")
         for m, x in inputs.items():
-            if tuple(x.shape[1:]) != self.input_shapes[m]:
+            expected = self.input_shapes[m]
+            if x.ndim - 1 != len(expected) or any(e is not None and e != n for e, n in zip(expected, x.shape[1:])):
                 raise InvalidValue(f"modality '{m}' has shape {tuple(x.shape)}; the model expects "
-                                 f"(batch, {', '.join(map(str, self.input_shapes[m]))})")
+                                   f"(batch, {', '.join('any' if e is None else str(e) for e in expected)})")
 
 
 def build_model(data, encoder="mlp", fusion="concat", feature_dim=64):
