@@ -34,7 +34,8 @@ def _add_common(parser):
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     parser.add_argument("--clip-grad-norm", type=float, help="clip the global gradient norm (DGL code: 40)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast")
+    parser.add_argument("--amp", nargs="?", const="bfloat16", default=False, choices=["bfloat16", "float16"],
+                        help="autocast: bfloat16 (the default when given alone) or float16 (with a gradient scaler)")
     parser.add_argument("--threads", type=int,
                         help="CPU threads for torch (default: torch's choice); the chapters train on 1, and runs "
                              "are read back from the results cache only at the same thread count")

@@ -6,6 +6,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .methods import get_method
+from .routing import Losses
 from .runtime import resolve_device, seed_everything
 from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
 
@@ -21,7 +22,8 @@ class TrainConfig:
     weight_decay: float = 1e-4      # all three authors' code
     lr_milestones: tuple = ()       # DGL code: (70,), lr x0.1 there
     clip_grad_norm: float = None    # DGL code clips the global gradient norm at 40; None: no clipping
-    amp: bool = False               # bfloat16 autocast (meant for CUDA; also runs on CPU)
+    amp: object = False             # autocast: True or "bfloat16", or "float16" (with a GradScaler); for CUDA,
+                                    # also runs on CPU
     compile: bool = False           # torch.compile the model
     device: str = None              # None: cuda when available, else cpu
     seed: int = 0
@@ -150,25 +152,43 @@ class Step:
     stats: dict
 
 
+AMP_DTYPES = {True: torch.bfloat16, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
 def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm=None, amp=False, forward=None,
-               unimodal=True):
+               unimodal=True, scaler=None):
     """One optimisation step of `method` on the batch `inputs` `{m: (batch, ...)}`, `labels` `(batch,)`, already
-    on the model's device: forward under the method's routing (bfloat16 autocast with `amp`), the method's
-    losses and backward, gradient norms, optional clipping of the global norm, `optimizer.step()`. No host
-    sync. `forward` replaces `model` for the forward pass (e.g. its `torch.compile`d version); `unimodal=False`
-    skips the unimodal logits unless the method needs them. Returns a `Step`.
+    on the model's device: forward under the method's routing (autocast with `amp`: True or "bfloat16", or
+    "float16"), the method's losses and backward, gradient norms, optional clipping of the global norm,
+    `optimizer.step()`. No host sync. `forward` replaces `model` for the forward pass (e.g. its
+    `torch.compile`d version); `unimodal=False` skips the unimodal logits unless the method needs them.
+    `scaler`, a `torch.amp.GradScaler` (what float16 needs): the method back-propagates the scaled losses, the
+    gradients are unscaled before they are measured and clipped, and the scaler steps the optimizer (skipping
+    a step whose gradients overflowed). Returns a `Step` (its losses unscaled).
     """
     forward = model if forward is None else forward
-    with torch.autocast(labels.device.type, dtype=torch.bfloat16, enabled=amp):
+    with torch.autocast(labels.device.type, dtype=AMP_DTYPES.get(amp, torch.bfloat16), enabled=bool(amp)):
         output = forward(inputs, method.routing, unimodal=unimodal or method.needs_unimodal_logits)
         losses = method.losses(output, labels)
     optimizer.zero_grad(set_to_none=True)
-    stats = method.backward(model, output, losses, labels, epoch)
+    stats = method.backward(model, output, losses if scaler is None else _scaled(losses, scaler), labels, epoch)
+    if scaler is not None:
+        scaler.unscale_(optimizer)
     grad_norm = encoder_grad_norms(model)
     if clip_grad_norm is not None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-    optimizer.step()
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
+        scaler.update()
     return Step(output, losses, grad_norm, stats)
+
+
+def _scaled(losses, scaler):
+    """`losses` multiplied by the scaler's current scale (every method's backward is linear in its losses)."""
+    return Losses(scaler.scale(losses.total), scaler.scale(losses.fused),
+                  {m: scaler.scale(loss) for m, loss in losses.unimodal.items()})
 
 
 def _score(method, metrics):
@@ -197,7 +217,10 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
     model.to(device)
     if hasattr(data, "to"):
         data = data.to(device)
+    if cfg.amp not in (False, *AMP_DTYPES):
+        raise InvalidValue(f"amp must be False, True, 'bfloat16' or 'float16', got {cfg.amp!r}")
     step_model = torch.compile(model) if cfg.compile else model
+    scaler = torch.amp.GradScaler(device.type) if cfg.amp == "float16" else None
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(cfg.lr_milestones), gamma=0.1)
@@ -211,7 +234,7 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
         for inputs, labels in batches(data.train, cfg.batch_size, shuffle=True, generator=shuffle):
             inputs, labels = to_device(inputs, labels, device)
             step = train_step(model, method, optimizer, inputs, labels, epoch, cfg.clip_grad_norm, cfg.amp,
-                              step_model, cfg.track_unimodal)
+                              step_model, cfg.track_unimodal, scaler)
             steps.add(step, labels)
         if not steps.size:
             raise InvalidValue("the training split gave no batches: it (or its iterable of batches) is empty")

@@ -179,3 +179,28 @@ def test_steps_skip_the_unimodal_logits_only_where_nothing_needs_them(toy, monke
     calls.clear()
     minidgl.fit(model, toy, "dgl", epochs=1, track_unimodal=False, progress=False)
     assert set(calls[:3]) == {None, *toy.modalities}
+
+
+@pytest.mark.parametrize("method", ["joint", "dgl", "ogm", "mmpareto"])
+def test_a_grad_scaler_changes_nothing_but_the_scale(toy, method):
+    """With a GradScaler the method back-propagates scaled losses; unscaled before the step, the update is the
+    one without it (each method's backward is linear in its losses)."""
+    torch.manual_seed(0)
+    plain = minidgl.build_model(toy, feature_dim=8)
+    scaled = copy.deepcopy(plain)
+    inputs, labels = next(toy.train.batches(64))
+    for model, scaler in ((plain, None), (scaled, torch.amp.GradScaler("cpu", init_scale=1024.0))):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(2):
+            step = minidgl.train_step(model, minidgl.get_method(method), optimizer, inputs, labels, scaler=scaler)
+    assert float(step.losses.total.detach()) < 10, "the Step reports the unscaled loss"
+    for (name, p), q in zip(plain.named_parameters(), scaled.parameters()):
+        torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6, msg=lambda m: f"{name}: {m}")
+
+
+def test_float16_autocast_trains_with_a_scaler(toy):
+    history = minidgl.fit(minidgl.build_model(toy, feature_dim=8), toy, "dgl", epochs=2, amp="float16",
+                          progress=False)
+    assert history.test_acc > 0.5
+    with pytest.raises(ValueError, match="amp must be False, True, 'bfloat16' or 'float16'"):
+        minidgl.fit(minidgl.build_model(toy, feature_dim=8), toy, "dgl", epochs=1, amp="fp8", progress=False)
