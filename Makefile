@@ -49,8 +49,9 @@ book: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-# The book build executes every chapter and fails on any error (the chapters' hidden assertions included), so
-# it is the notebook test; nbval would execute them a second time for nothing. Then three browser-side tests
+# The unit tests run on two workers (pytest-xdist). The book build executes every chapter and fails on any
+# error (the chapters' hidden assertions included), so it is the notebook test; nbval would execute them a
+# second time for nothing. Then three browser-side tests
 # run side by side (pytest-xdist, two workers): the render test checks the pages the build wrote, the
 # student edition runs top to bottom, and the routing lab is driven in a real JupyterLab (the chapters'
 # trainings come back from the results cache the build filled). `make notebooks` runs the chapters under
@@ -58,7 +59,7 @@ browser:
 AFTER_BOOK := tests/book/test_rendered.py tests/book/test_student_edition.py tests/book/test_lab.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests $(AFTER_BOOK:%=--ignore=%)
+	$(BIN)/python -m pytest -n 2 tests $(AFTER_BOOK:%=--ignore=%)
 	$(MAKE) book browser
 	MINIDGL_REQUIRE_BOOK=1 $(BIN)/python -m pytest -n 2 --dist loadgroup $(AFTER_BOOK)
 
