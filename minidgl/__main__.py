@@ -33,6 +33,8 @@ def _add_common(parser):
     parser.add_argument("--lr", type=float, default=DEFAULTS.lr)
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     parser.add_argument("--clip-grad-norm", type=float, help="clip the global gradient norm (DGL code: 40)")
+    parser.add_argument("--micro-batches", type=int, default=1,
+                        help="gradient accumulation: back-propagate each batch in this many parts (default 1)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--amp", nargs="?", const="bfloat16", default=False, choices=["bfloat16", "float16"],
                         help="autocast: bfloat16 (the default when given alone) or float16 (with a gradient scaler)")
@@ -54,7 +56,7 @@ def _data(args):
 
 def _config(args):
     return dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, clip_grad_norm=args.clip_grad_norm,
-                device=args.device, amp=args.amp, progress=not args.quiet)
+                micro_batches=args.micro_batches, device=args.device, amp=args.amp, progress=not args.quiet)
 
 
 def _write_json(path, payload):

@@ -1,11 +1,13 @@
 """train_step / fit / evaluate / History: the training loop every chapter uses, device-agnostic and free of host
 syncs per step, over in-memory splits or any iterable of batches (a DataLoader, a stream)."""
+import contextlib
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 from tqdm.auto import tqdm
 
 from .methods import get_method
+from .models import Output, Tokens
 from .routing import Losses
 from .runtime import resolve_device, seed_everything
 from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
@@ -22,6 +24,7 @@ class TrainConfig:
     weight_decay: float = 1e-4      # all three authors' code
     lr_milestones: tuple = ()       # DGL code: (70,), lr x0.1 there
     clip_grad_norm: float = None    # DGL code clips the global gradient norm at 40; None: no clipping
+    micro_batches: int = 1          # gradient accumulation: each batch back-propagated in this many parts
     amp: object = False             # autocast: True or "bfloat16", or "float16" (with a GradScaler); for CUDA,
                                     # also runs on CPU
     compile: bool = False           # torch.compile the model
@@ -156,22 +159,46 @@ AMP_DTYPES = {True: torch.bfloat16, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm=None, amp=False, forward=None,
-               unimodal=True, scaler=None):
+               unimodal=True, scaler=None, micro_batches=1):
     """One optimisation step of `method` on the batch `inputs` `{m: (batch, ...)}`, `labels` `(batch,)`, already
     on the model's device: forward under the method's routing (autocast with `amp`: True or "bfloat16", or
     "float16"), the method's losses and backward, gradient norms, optional clipping of the global norm,
-    `optimizer.step()`. No host sync. `forward` replaces `model` for the forward pass (e.g. its
-    `torch.compile`d version); `unimodal=False` skips the unimodal logits unless the method needs them.
+    `optimizer.step()`. No host sync. Returns a `Step` (its losses unscaled, averaged over the batch).
+
+    `forward` replaces `model` for the forward pass: its `torch.compile`d version, or the model wrapped in
+    `DistributedDataParallel`. `unimodal=False` skips the unimodal logits unless the method needs them.
     `scaler`, a `torch.amp.GradScaler` (what float16 needs): the method back-propagates the scaled losses, the
     gradients are unscaled before they are measured and clipped, and the scaler steps the optimizer (skipping
-    a step whose gradients overflowed). Returns a `Step` (its losses unscaled).
+    a step whose gradients overflowed). `micro_batches=k` (gradient accumulation) runs the batch in k parts,
+    one after the other, their gradients adding up to the whole batch's; only for methods whose gradient is a
+    sum over samples (`Method.accumulates`), and under DistributedDataParallel the gradients are synchronised
+    once, with the last part (the others run in `forward.no_sync()`).
     """
     forward = model if forward is None else forward
-    with torch.autocast(labels.device.type, dtype=AMP_DTYPES.get(amp, torch.bfloat16), enabled=bool(amp)):
-        output = forward(inputs, method.routing, unimodal=unimodal or method.needs_unimodal_logits)
-        losses = method.losses(output, labels)
+    if micro_batches != 1 and not method.accumulates:
+        raise InvalidValue(f"{method.name} combines each batch's gradients nonlinearly, so accumulating parts of a "
+                           f"batch would change the method; use micro_batches=1 (a smaller batch if memory is short)")
+    if not (isinstance(micro_batches, int) and 1 <= micro_batches <= len(labels)):
+        raise InvalidValue(f"micro_batches must be an integer from 1 to the batch size {len(labels)}, "
+                           f"got {micro_batches!r}")
     optimizer.zero_grad(set_to_none=True)
-    stats = method.backward(model, output, losses if scaler is None else _scaled(losses, scaler), labels, epoch)
+    parts = list(zip(zip(*(x.tensor_split(micro_batches) for x in inputs.values())),
+                     labels.tensor_split(micro_batches)))
+    outputs, losses = [], []
+    for i, (part, part_labels) in enumerate(parts):
+        part = dict(zip(inputs, part))
+        last = i == len(parts) - 1
+        with contextlib.nullcontext() if last or not hasattr(forward, "no_sync") else forward.no_sync():
+            with torch.autocast(labels.device.type, dtype=AMP_DTYPES.get(amp, torch.bfloat16), enabled=bool(amp)):
+                output = forward(part, method.routing, unimodal=unimodal or method.needs_unimodal_logits)
+                part_losses = method.losses(output, part_labels)
+            if len(parts) > 1:
+                share = len(part_labels) / len(labels)
+                part_losses = _map_losses(part_losses, lambda loss: loss * share)
+            backward_losses = part_losses if scaler is None else _map_losses(part_losses, scaler.scale)
+            stats = method.backward(model, output, backward_losses, part_labels, epoch)
+        outputs.append(output)
+        losses.append(part_losses)
     if scaler is not None:
         scaler.unscale_(optimizer)
     grad_norm = encoder_grad_norms(model)
@@ -182,13 +209,33 @@ def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm
     else:
         scaler.step(optimizer)
         scaler.update()
-    return Step(output, losses, grad_norm, stats)
+    if len(parts) == 1:
+        return Step(outputs[0], losses[0], grad_norm, stats)
+    return Step(_joined(outputs), _summed(losses), grad_norm, stats)
 
 
-def _scaled(losses, scaler):
-    """`losses` multiplied by the scaler's current scale (every method's backward is linear in its losses)."""
-    return Losses(scaler.scale(losses.total), scaler.scale(losses.fused),
-                  {m: scaler.scale(loss) for m, loss in losses.unimodal.items()})
+def _map_losses(losses, fn):
+    """`losses` with `fn` applied to each scalar (every method's backward is linear in its losses)."""
+    return Losses(fn(losses.total), fn(losses.fused), {m: fn(loss) for m, loss in losses.unimodal.items()})
+
+
+def _summed(parts):
+    """The batch's losses from its parts' (each already weighted by its share of the batch), detached."""
+    total = lambda get: sum(get(p).detach() for p in parts)
+    return Losses(total(lambda p: p.total), total(lambda p: p.fused),
+                  {m: total(lambda p: p.unimodal[m]) for m in parts[0].unimodal})
+
+
+def _joined(outputs):
+    """One `Output` for the whole batch from its parts' (logits and features concatenated along the batch)."""
+    def cat(values):
+        if isinstance(values[0], Tokens):
+            return Tokens(torch.cat([v.values for v in values]), torch.cat([v.mask for v in values]))
+        return torch.cat(values)
+    first = outputs[0]
+    return Output(cat([o.fused_logits for o in outputs]),
+                  {m: cat([o.unimodal_logits[m] for o in outputs]) for m in first.unimodal_logits},
+                  {m: cat([o.features[m] for o in outputs]) for m in first.features})
 
 
 def _score(method, metrics):
@@ -234,7 +281,7 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
         for inputs, labels in batches(data.train, cfg.batch_size, shuffle=True, generator=shuffle):
             inputs, labels = to_device(inputs, labels, device)
             step = train_step(model, method, optimizer, inputs, labels, epoch, cfg.clip_grad_norm, cfg.amp,
-                              step_model, cfg.track_unimodal, scaler)
+                              step_model, cfg.track_unimodal, scaler, cfg.micro_batches)
             steps.add(step, labels)
         if not steps.size:
             raise InvalidValue("the training split gave no batches: it (or its iterable of batches) is empty")

@@ -1,3 +1,4 @@
+import contextlib
 import copy
 
 import pytest
@@ -204,3 +205,59 @@ def test_float16_autocast_trains_with_a_scaler(toy):
     assert history.test_acc > 0.5
     with pytest.raises(ValueError, match="amp must be False, True, 'bfloat16' or 'float16'"):
         minidgl.fit(minidgl.build_model(toy, feature_dim=8), toy, "dgl", epochs=1, amp="fp8", progress=False)
+
+
+@pytest.mark.parametrize("method", ["joint", "uniform", "dgl", "unimodal:a"])
+def test_accumulating_parts_of_a_batch_equals_the_whole_batch(toy, method):
+    torch.manual_seed(0)
+    whole = minidgl.build_model(toy, feature_dim=8)
+    parts = copy.deepcopy(whole)
+    inputs, labels = next(toy.train.batches(60))
+    steps = {}
+    for model, k in ((whole, 1), (parts, 4)):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(2):
+            steps[k] = minidgl.train_step(model, minidgl.get_method(method), optimizer, inputs, labels,
+                                          micro_batches=k)
+    torch.testing.assert_close(steps[4].losses.total, steps[1].losses.total.detach())
+    torch.testing.assert_close(steps[4].output.fused_logits, steps[1].output.fused_logits)
+    for (name, p), q in zip(whole.named_parameters(), parts.parameters()):
+        torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6, msg=lambda m: f"{name}: {m}")
+
+
+def test_accumulation_synchronises_once_and_refuses_nonlinear_methods(toy):
+    """Under DistributedDataParallel (any `forward` with `no_sync`) every part but the last skips the
+    gradient all-reduce; OGM-GE and MMPareto read each batch's gradients whole and cannot accumulate."""
+    model = minidgl.build_model(toy, feature_dim=8)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    inputs, labels = next(toy.train.batches(60))
+    skipped = []
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, *args, **kwargs):
+            return self.module(*args, **kwargs)
+
+        def no_sync(self):
+            skipped.append(True)
+            return contextlib.nullcontext()
+
+    minidgl.train_step(model, minidgl.DGL(), optimizer, inputs, labels, forward=Wrapped(model), micro_batches=3)
+    assert len(skipped) == 2
+    for method in (minidgl.OGMGE(), minidgl.MMPareto()):
+        with pytest.raises(ValueError, match="combines each batch's gradients nonlinearly"):
+            minidgl.train_step(model, method, optimizer, inputs, labels, micro_batches=2)
+    with pytest.raises(ValueError, match="micro_batches must be an integer from 1 to the batch size 60"):
+        minidgl.train_step(model, minidgl.DGL(), optimizer, inputs, labels, micro_batches=0)
+
+
+def test_fit_accumulates_when_asked(toy):
+    histories = []
+    for k in (1, 2):
+        torch.manual_seed(0)
+        histories.append(minidgl.fit(minidgl.build_model(toy, feature_dim=8), toy, "dgl", epochs=1, micro_batches=k,
+                                     progress=False))
+    assert histories[1].step_loss == pytest.approx(histories[0].step_loss, rel=1e-4)

@@ -20,6 +20,8 @@ class Method:
         if name is not None:
             self.name = name
 
+    accumulates = True  # the gradient is a sum over samples, so a batch can be back-propagated in parts
+
     @property
     def needs_unimodal_logits(self):
         """Whether this method's loss or backward reads `Output.unimodal_logits` (else a step may skip them)."""

@@ -55,6 +55,7 @@ class MMPareto(Method):
     """
 
     name = "mmpareto"
+    accumulates = False  # its rule reads each batch's gradients as a whole
 
     def __init__(self, gamma=1.5):
         super().__init__(UNIFORM)

@@ -53,6 +53,7 @@ class OGMGE(Method):
     """
 
     name = "ogm-ge"
+    accumulates = False  # its rule reads each batch's gradients as a whole
 
     def __init__(self, strength=0.8, noise=True, start=0, end=50, min_ndim=2):
         super().__init__(JOINT)
