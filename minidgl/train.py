@@ -182,11 +182,11 @@ def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm
         raise InvalidValue(f"micro_batches must be an integer from 1 to the batch size {len(labels)}, "
                            f"got {micro_batches!r}")
     optimizer.zero_grad(set_to_none=True)
-    parts = list(zip(zip(*(x.tensor_split(micro_batches) for x in inputs.values())),
-                     labels.tensor_split(micro_batches)))
+    parts = [(inputs, labels)] if micro_batches == 1 else [
+        (dict(zip(inputs, split)), part_labels) for *split, part_labels in
+        zip(*(x.tensor_split(micro_batches) for x in inputs.values()), labels.tensor_split(micro_batches))]
     outputs, losses = [], []
     for i, (part, part_labels) in enumerate(parts):
-        part = dict(zip(inputs, part))
         last = i == len(parts) - 1
         with contextlib.nullcontext() if last or not hasattr(forward, "no_sync") else forward.no_sync():
             with torch.autocast(labels.device.type, dtype=AMP_DTYPES.get(amp, torch.bfloat16), enabled=bool(amp)):
