@@ -51,12 +51,11 @@ browser:
 
 # The unit tests run on two workers (pytest-xdist). The book build executes every chapter and fails on any
 # error (the chapters' hidden assertions included), so it is the notebook test; nbval would execute them a
-# second time for nothing. Then three browser-side tests
-# run side by side (pytest-xdist, two workers): the render test checks the pages the build wrote, the
-# student edition runs top to bottom, and the routing lab is driven in a real JupyterLab (the chapters'
-# trainings come back from the results cache the build filled). `make notebooks` runs the chapters under
-# nbval alone.
-AFTER_BOOK := tests/book/test_rendered.py tests/book/test_student_edition.py tests/book/test_lab.py
+# second time for nothing. Then the browser-side tests run side by side on two workers: the routing lab is
+# driven in a real JupyterLab (chapter 4's student edition, run all there), the other chapters' student
+# editions run top to bottom, and the render test checks the pages the build wrote (the chapters' trainings
+# come back from the results cache the build filled). `make notebooks` runs the chapters under nbval alone.
+AFTER_BOOK := tests/book/test_lab.py tests/book/test_student_edition.py tests/book/test_rendered.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests $(AFTER_BOOK:%=--ignore=%)

@@ -1,10 +1,12 @@
 """The routing lab works in a real JupyterLab, as a student uses it: open chapter 4, run all, press train.
 
-JupyterLab serves a copy of the chapter (so that its autosave never touches the source) on 127.0.0.1 with a
-token; headless Chromium (Debian's, driven by Playwright) opens it, runs every cell from the Run menu, then
-clicks the lab's train button. The status line and the plot must change, and the browser console must show no
-error. Run after the book build (`make test` does), so that the chapter's trainings come back from the
-results cache. Without Playwright or Chromium the test skips, unless MINIDGL_REQUIRE_BOOK=1 (set by
+JupyterLab serves the student edition of chapter 4 (written to a temporary folder, so that autosave never
+touches the source) on 127.0.0.1 with a token; headless Chromium (Debian's, driven by Playwright) opens it,
+runs every cell from the Run menu, then clicks the lab's train button. The status line and the plot must
+change, and the browser console must show no error. The notebook as JupyterLab holds it must also pass the
+student edition's checks (every cell ran, every checker says "not solved yet"): this is chapter 4's
+student-edition test. Run after the book build (`make test` does), so that the chapter's trainings come back
+from the results cache. Without Playwright or Chromium the test skips, unless MINIDGL_REQUIRE_BOOK=1 (set by
 `make test`), which turns the skip into a failure.
 """
 from __future__ import annotations
@@ -19,12 +21,14 @@ import time
 import urllib.request
 
 import pytest
+import nbformat
 from book_toc import ROOT
 
+from tests.book.test_student_edition import IN_JUPYTERLAB, assert_student_run, editions
 from tests.conftest import CHAPTERS_CACHE
 
 REQUIRED = os.environ.get("MINIDGL_REQUIRE_BOOK") == "1"
-CHAPTER = ROOT / "notebooks" / "04_dgl.ipynb"
+CHAPTER = ROOT / "notebooks" / IN_JUPYTERLAB
 WINDOW = {"width": 1024, "height": 768}  # the smallest screen the lab must fit (issue: labels cut at 1024 px)
 RUN_ALL_TIMEOUT_S = 600
 
@@ -43,8 +47,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def jupyterlab(tmp_path):
-    """A JupyterLab serving a copy of chapter 4 from `tmp_path`: yields the chapter's URL (token included)."""
-    shutil.copy(CHAPTER, tmp_path / CHAPTER.name)
+    """A JupyterLab serving the student edition of chapter 4 from `tmp_path`: yields its URL (token included)."""
+    editions.write_editions(tmp_path / "editions")
+    shutil.copy(tmp_path / "editions" / "student" / CHAPTER.name, tmp_path / CHAPTER.name)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "run")}
     if CHAPTERS_CACHE is None:
@@ -88,12 +93,13 @@ def chromium() -> str:
     _unavailable("Chromium not found: `apt-get install -y chromium`")
 
 
-# Every code cell of the open notebook has run (an execution count) and the kernel is idle.
-ALL_CELLS_RAN = """() => {
+# The kernel is idle and every code cell has run (an execution count), or a cell failed (Run All stops there).
+RUN_ALL_DONE = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
   if (!panel || !panel.sessionContext || !panel.sessionContext.session) return false;
   const cells = Array.from(panel.content.model.cells).filter(cell => cell.type === "code");
-  return panel.sessionContext.session.kernel.status === "idle" && cells.every(cell => cell.executionCount);
+  const failed = cells.some(cell => cell.toJSON().outputs.some(output => output.output_type === "error"));
+  return panel.sessionContext.session.kernel.status === "idle" && (failed || cells.every(cell => cell.executionCount));
 }"""
 
 
@@ -125,7 +131,10 @@ def test_the_routing_lab_trains_in_jupyterlab(jupyterlab):
 
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        page.wait_for_function(ALL_CELLS_RAN, timeout=RUN_ALL_TIMEOUT_S * 1000, polling=1000)
+        page.wait_for_function(RUN_ALL_DONE, timeout=RUN_ALL_TIMEOUT_S * 1000, polling=1000)
+        ran = nbformat.reads(page.evaluate("() => JSON.stringify(window.jupyterapp.shell.currentWidget"
+                                           ".context.model.toJSON())"), as_version=4)
+        assert_student_run(CHAPTER.name, ran)
 
         page.evaluate(SHOW_LAB_CELL)
         lab = page.locator(".jp-OutputArea-output", has_text="presets:").first
