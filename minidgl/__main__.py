@@ -7,13 +7,13 @@ import sys
 import torch
 
 from .data import DATASETS, load_dataset
+from .errors import InvalidValue, MinidglError
 from .experiments import compare, format_table, run
 from .methods import METHODS
 from .methods.dgl import DEFAULT_ALPHA
 from .models import ENCODERS, FUSIONS
 from .probing import format_probe_table, probe_compare
 from .train import TrainConfig
-from .errors import InvalidValue, MinidglError
 
 DEFAULTS = TrainConfig()
 

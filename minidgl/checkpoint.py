@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models import ModelConfig, build_model
 from .errors import InvalidValue, MissingFile
+from .models import ModelConfig, build_model
 
 FORMAT = 1
 

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from . import cache
+from .errors import InvalidType
 from .models.fusion import ConcatFusion, SumFusion, Tokens
 from .routing import JOINT
-from .errors import InvalidType
 
 
 def wrong_class_logsumexp(logits, labels):

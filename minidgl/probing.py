@@ -1,12 +1,12 @@
 """Linear probes of trained encoders across methods and seeds: what each encoder holds, beside its accuracy."""
 from .diagnostics import PROBE_LR, PROBE_SEED, PROBE_STEPS, linear_probe
+from .errors import InvalidValue
 from .experiments import (expand_methods, format_summary, initial_model, markdown_table, report_config, run,
                           summarize, summarize_histories)
 from .methods import Unimodal
 from .methods.dgl import DEFAULT_ALPHA
 from .runtime import resolve_device
 from .train import History, evaluate, make_config
-from .errors import InvalidValue
 
 PROBE_PROTOCOL = {
     "classifier": "linear, Adam on the full batch with fixed settings (nothing is tuned)",

@@ -12,9 +12,9 @@ import time
 
 import torch
 
+from .errors import InvalidValue
 from .methods import get_method
 from .train import train_step
-from .errors import InvalidValue
 
 
 def make_step(method, model):

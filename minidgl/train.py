@@ -6,11 +6,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 from tqdm.auto import tqdm
 
+from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
 from .methods import get_method
 from .models import Output, Tokens
 from .routing import Losses
 from .runtime import resolve_device, seed_everything
-from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
 
 
 @dataclass

@@ -5,13 +5,13 @@ import torch
 from .. import cache
 from ..data import make_av_digits
 from ..diagnostics import attenuation_measurements_per_encoder, attenuation_summary, encoder_loss_gradient_norms
+from ..errors import InvalidValue
 from ..experiments import (compare, format_summary, initial_model, markdown_table, report_config, run, summarize,
                            summarize_histories)
 from ..methods import DGL
 from ..probing import PROBE_PROTOCOL, probe_row
 from ..runtime import rng_state, set_rng_state
 from ..train import fit, make_config
-from ..errors import InvalidValue
 
 
 def sweep(param, values, methods=("unimodal",), seeds=(0,), data_options=None, **overrides):

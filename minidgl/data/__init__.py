@@ -1,8 +1,8 @@
 """Datasets as dicts of modality tensors plus labels, their splits, and the built-in data."""
+from ..errors import InvalidValue
 from .av_digits import make_av_digits
 from .dataset import MultimodalDataset, Splits, stratified_split
 from .toy import make_gaussian_toy
-from ..errors import InvalidValue
 
 DATASETS = {"av-digits": make_av_digits, "gaussian-toy": make_gaussian_toy}
 

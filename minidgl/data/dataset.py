@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 import torch
+
 from ..errors import InvalidType, InvalidValue, UnknownKey
 
 

@@ -1,11 +1,11 @@
 """Training methods by name: unimodal, joint, uniform, dgl, ogm-ge, ogm, mmpareto."""
+from ..errors import InvalidType, InvalidValue
 from ..routing import Routing
 from .base import Method
 from .dgl import DGL
 from .joint import Joint, Uniform, Unimodal
 from .mmpareto import MMPareto
 from .ogm_ge import OGM, OGMGE
-from ..errors import InvalidType, InvalidValue
 
 METHODS = {"joint": Joint, "uniform": Uniform, "dgl": DGL, "unimodal": Unimodal, "ogm-ge": OGMGE, "ogm": OGM,
            "mmpareto": MMPareto}

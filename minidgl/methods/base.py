@@ -1,6 +1,6 @@
 """A training method: a routing for the forward pass, the loss it builds, and how it turns that loss into gradients."""
-from ..routing import JOINT, Routing, routed_loss
 from ..errors import InvalidType
+from ..routing import JOINT, Routing, routed_loss
 
 
 class Method:

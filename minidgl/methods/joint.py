@@ -1,9 +1,9 @@
 """Joint training, the uniform multitask sum, and unimodal training: the baselines DGL is measured against."""
 import torch.nn.functional as F
 
+from ..errors import UnknownKey
 from ..routing import JOINT, UNIFORM, Losses
 from .base import Method
-from ..errors import UnknownKey
 
 
 class Joint(Method):

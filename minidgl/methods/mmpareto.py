@@ -26,9 +26,9 @@ saving is bounded near (F + 2B) / (F + 3B), about 0.7 when B = 2F (benchmarks/st
 import torch
 import torch.nn.functional as F
 
+from ..errors import InvalidValue
 from ..routing import UNIFORM
 from .base import Method
-from ..errors import InvalidValue
 
 
 def pareto_weight(g_mm, g_uni):

@@ -14,9 +14,9 @@ for any other fusion, the fusion's own unimodal logits.
 """
 import torch
 
+from ..errors import InvalidValue
 from ..routing import JOINT
 from .base import Method
-from ..errors import InvalidValue
 
 
 def coefficient(rho, strength):

@@ -7,8 +7,8 @@ from functools import partial
 import torch
 from torch import nn
 
-from .fusion import Tokens
 from ..errors import InvalidValue
+from .fusion import Tokens
 
 
 class MLPEncoder(nn.Module):

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+
 from ..errors import InvalidType, InvalidValue
 
 

@@ -6,10 +6,10 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from ..errors import InvalidType, InvalidValue, UnknownKey
 from ..routing import JOINT
 from .encoders import build_encoder
 from .fusion import build_fusion
-from ..errors import InvalidType, InvalidValue, UnknownKey
 
 
 @dataclass

@@ -6,8 +6,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from ...methods.ogm_ge import coefficient
 from ...errors import InvalidValue
+from ...methods.ogm_ge import coefficient
 
 COLORS = {"audio": "#1f77b4", "visual": "#ff7f0e"}
 

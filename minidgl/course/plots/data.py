@@ -1,6 +1,7 @@
 """Figures of the data itself: a grid of digit images and a grid of DTMF log-spectrograms."""
 import matplotlib.pyplot as plt
 import torch
+
 from ...errors import InvalidValue
 
 
