@@ -35,9 +35,10 @@ def test_film_is_feature_wise_modulation():
 
 
 @pytest.mark.parametrize("fusion", ["gated:a", "film:a", "bilinear"])
-def test_pairwise_fusions_refuse_three_modalities(fusion):
-    with pytest.raises(ValueError, match="combines exactly 2 modalities, got 3 .*use 'concat' or 'sum'"):
-        build_fusion(fusion, {"a": 4, "b": 4, "c": 4}, num_classes=3)
+def test_pairwise_fusions_refuse_any_other_number_of_modalities(fusion):
+    for dims in ({"a": 4, "b": 4, "c": 4}, {"a": 4}):
+        with pytest.raises(ValueError, match=f"combines exactly 2 modalities, got {len(dims)} .*use 'concat', 'sum'"):
+            build_fusion(fusion, dims, num_classes=3)
 
 
 def test_resnet18_encoder_takes_spectrograms_and_frame_stacks():

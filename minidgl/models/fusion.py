@@ -42,9 +42,10 @@ class Fusion(nn.Module):
 
     def __init__(self, feature_dims, num_classes):
         super().__init__()
-        if self.max_modalities and len(feature_dims) > self.max_modalities:
+        if self.max_modalities and len(feature_dims) != self.max_modalities:
             raise InvalidValue(f"{type(self).__name__} combines exactly {self.max_modalities} modalities, got "
-                             f"{len(feature_dims)} ({', '.join(feature_dims)}); use 'concat' or 'sum' for more")
+                               f"{len(feature_dims)} ({', '.join(feature_dims)}); use 'concat', 'sum' or "
+                               f"'attention' for any other number")
         self.feature_dims = dict(feature_dims)
         self.num_classes = num_classes
 
