@@ -11,34 +11,16 @@ interrupted save leaves the previous checkpoint intact. Files are read with `tor
 """
 import os
 import platform
-import random
 import uuid
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .errors import InvalidValue, MissingFile
 from .models import ModelConfig, build_model
+from .runtime import rng_state, set_rng_state
 
 FORMAT = 1
-
-
-def _portable_rng():
-    """Every generator's state in types `torch.load(weights_only=True)` accepts (no NumPy objects)."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"python": random.getstate(), "numpy": [name, keys.tolist(), pos, has_gauss, cached],
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def _set_rng(state):
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(path, model, optimizer=None, scheduler=None, step=0, epoch=0, best_score=None, train_config=None):
@@ -50,14 +32,14 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, step=0, epoch=0
 
     if getattr(model, "config", None) is None:
         raise InvalidValue("this model has no ModelConfig (it was not made by build_model), so a checkpoint could not "
-                         "rebuild it; build it with minidgl.build_model(data or ModelConfig, ...)")
+                           "rebuild it; build it with minidgl.build_model(data or ModelConfig, ...)")
     if train_config is not None and not isinstance(train_config, dict):
         train_config = {k: getattr(train_config, k) for k in train_config.__dataclass_fields__}
     state = {"format": FORMAT, "model_config": model.config.to_dict(), "model": model.state_dict(),
              "optimizer": None if optimizer is None else optimizer.state_dict(),
              "scheduler": None if scheduler is None else scheduler.state_dict(),
              "step": int(step), "epoch": int(epoch), "best_score": None if best_score is None else float(best_score),
-             "rng": _portable_rng(), "train_config": train_config,
+             "rng": rng_state(), "train_config": train_config,
              "versions": {"minidgl": __version__, "torch": str(torch.__version__), "python": platform.python_version()}}
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -78,7 +60,7 @@ def load_checkpoint(path, map_location="cpu"):
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
         raise InvalidValue(f"{path} is not a readable minidgl checkpoint ({type(error).__name__}: {error}); "
-                         f"it may be truncated or from another program: save it again") from error
+                           f"it may be truncated or from another program: save it again") from error
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InvalidValue(f"{path} is not a minidgl checkpoint of format {FORMAT}: save it again with this version")
     return state
@@ -105,5 +87,5 @@ def restore(state, model, optimizer=None, scheduler=None, rng=True):
             raise InvalidValue("the checkpoint holds no scheduler state; pass scheduler=None or save one with it")
         scheduler.load_state_dict(state["scheduler"])
     if rng:
-        _set_rng(state["rng"])
+        set_rng_state(state["rng"])
     return state["step"], state["epoch"], state["best_score"]

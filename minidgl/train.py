@@ -89,7 +89,7 @@ def _check_data(model, data):
     modalities = getattr(data, "modalities", None)
     if modalities is not None and modalities != model.modalities:
         raise UnknownKey(f"the data has modalities {modalities} but the model was built for {model.modalities}; "
-                       f"build the model from this data or select its modalities with data.select(...)")
+                         f"build the model from this data or select its modalities with data.select(...)")
 
 
 def batches(split, batch_size, shuffle=False, generator=None):

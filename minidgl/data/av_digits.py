@@ -59,7 +59,8 @@ def make_av_digits(image_noise=0.5, snr_db=-14.0, copies=20, seed=0, val_fractio
     if image_noise < 0:
         raise InvalidValue(f"image_noise is a standard deviation and must be >= 0, got {image_noise}")
     if not (isinstance(copies, int) and copies >= 1):
-        raise InvalidValue(f"copies is how many noisy versions of each image to make; need an integer >= 1, got {copies!r}")
+        raise InvalidValue(f"copies is how many noisy versions of each image to make; need an integer >= 1, "
+                           f"got {copies!r}")
     generator = torch.Generator().manual_seed(seed)
     from sklearn.datasets import load_digits  # imported here: `import minidgl` stays light
 

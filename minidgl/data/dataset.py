@@ -124,7 +124,8 @@ def stratified_indices(labels, val_fraction=0.2, test_fraction=0.2, seed=0):
     Deterministic for a given `seed`; each index tensor is sorted.
     """
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise InvalidValue(f"need 0 < val_fraction, test_fraction and their sum < 1; got {val_fraction}, {test_fraction}")
+        raise InvalidValue(f"need 0 < val_fraction, test_fraction and their sum < 1; "
+                           f"got {val_fraction}, {test_fraction}")
     generator = torch.Generator().manual_seed(seed)
     parts = ([], [], [])
     for label in torch.unique(labels):

@@ -25,7 +25,7 @@ def get_method(method, **options):
     name, _, modality = method.partition(":")
     if name not in METHODS:
         raise InvalidValue(f"unknown method '{method}'; choose one of {sorted(METHODS)} "
-                         f"(unimodal as 'unimodal:<modality>')")
+                           f"(unimodal as 'unimodal:<modality>')")
     if name == "unimodal":
         if not modality and "modality" not in options:
             raise InvalidValue("unimodal training needs a modality: write 'unimodal:<modality>', e.g. 'unimodal:audio'")

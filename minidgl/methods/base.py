@@ -12,6 +12,7 @@ class Method:
 
     name = "custom"
     selection_metric = "fused"
+    accumulates = True  # the gradient is a sum over samples, so a batch can be back-propagated in parts
 
     def __init__(self, routing=JOINT, name=None):
         if not isinstance(routing, Routing):
@@ -19,8 +20,6 @@ class Method:
         self.routing = routing
         if name is not None:
             self.name = name
-
-    accumulates = True  # the gradient is a sum over samples, so a batch can be back-propagated in parts
 
     @property
     def needs_unimodal_logits(self):

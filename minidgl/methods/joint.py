@@ -42,7 +42,7 @@ class Unimodal(Method):
     def check(self, model):
         if self.modality not in model.modalities:
             raise UnknownKey(f"unimodal training of '{self.modality}', but the model has modalities "
-                           f"{model.modalities}")
+                             f"{model.modalities}")
 
     def losses(self, output, labels):
         unimodal = {m: F.cross_entropy(z, labels) for m, z in output.unimodal_logits.items()}

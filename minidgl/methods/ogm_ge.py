@@ -61,7 +61,7 @@ class OGMGE(Method):
             raise InvalidValue(f"OGM-GE's strength scales tanh(strength * rho) and must be >= 0, got {strength}")
         if not 0 <= start <= end:
             raise InvalidValue(f"OGM-GE modulates for epochs start <= epoch <= end; need 0 <= start <= end, "
-                             f"got start={start}, end={end}")
+                               f"got start={start}, end={end}")
         if min_ndim < 1:
             raise InvalidValue(f"min_ndim must be >= 1 (4: the authors' conv weights only), got {min_ndim}")
         self.strength, self.noise, self.start, self.end, self.min_ndim = strength, noise, start, end, min_ndim

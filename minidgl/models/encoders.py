@@ -4,7 +4,6 @@ Every encoder declares `out_dim`, the width of its features; `build_model` sizes
 import math
 from functools import partial
 
-import torch
 from torch import nn
 
 from ..errors import InvalidValue
@@ -48,8 +47,7 @@ class SmallCNNEncoder(nn.Module):
         maps = self.net(x)
         if self.pool is not None:
             return self.pool(maps)
-        cells = maps.flatten(2).transpose(1, 2)
-        return Tokens(cells, torch.ones(cells.shape[:2], dtype=torch.bool, device=cells.device))
+        return Tokens.unpadded(maps.flatten(2).transpose(1, 2))
 
 
 class ResNet18Encoder(nn.Module):
@@ -92,7 +90,7 @@ def build_encoder(kind, input_shape, out_dim=64):
         raise InvalidValue(f"unknown encoder '{kind}'; choose one of {sorted(ENCODERS)}")
     if kind in ("cnn", "cnn-tokens", "resnet18") and len(input_shape) not in (3, 4):
         raise InvalidValue(f"encoder '{kind}' needs (channels, height, width) inputs, got per-sample shape "
-                         f"{tuple(input_shape)}; use 'mlp' for flat features")
+                           f"{tuple(input_shape)}; use 'mlp' for flat features")
     if kind == "resnet18":
         return ResNet18Encoder(input_shape)
     return ENCODERS[kind](input_shape, out_dim=out_dim)

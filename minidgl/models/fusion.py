@@ -187,6 +187,11 @@ class Tokens(NamedTuple):
     values: torch.Tensor
     mask: torch.Tensor
 
+    @classmethod
+    def unpadded(cls, values):
+        """`Tokens` of `values` `(batch, n, dim)` in which every token is real."""
+        return cls(values, torch.ones(values.shape[:2], dtype=torch.bool, device=values.device))
+
     def detach(self):
         return Tokens(self.values.detach(), self.mask)
 
@@ -201,8 +206,7 @@ def as_tokens(features):
     if isinstance(features, Tokens):
         return features
     if isinstance(features, torch.Tensor) and features.ndim == 2:
-        return Tokens(features[:, None, :], torch.ones(features.shape[0], 1, dtype=torch.bool,
-                                                        device=features.device))
+        return Tokens.unpadded(features[:, None, :])
     raise InvalidType(f"features must be (batch, dim) or minidgl Tokens, got {type(features).__name__} of shape "
                       f"{tuple(getattr(features, 'shape', ()))}")
 

@@ -1,6 +1,6 @@
 """MultimodalNet: one encoder per modality, a fusion module, and a forward pass that applies a `Routing`;
 `ModelConfig`, everything `build_model` needs to build the same network again, without the data."""
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -38,17 +38,16 @@ class ModelConfig:
     encoder: object = "mlp"
     fusion: str = "concat"
     feature_dim: int = 64
-    modalities: list = field(init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "input_shapes", {m: tuple(s) for m, s in self.input_shapes.items()})
-        object.__setattr__(self, "modalities", list(self.input_shapes))
+
+    @property
+    def modalities(self):
+        return list(self.input_shapes)
 
     def to_dict(self):
-        config = asdict(self)
-        del config["modalities"]
-        config["input_shapes"] = {m: list(s) for m, s in self.input_shapes.items()}
-        return config
+        return {**asdict(self), "input_shapes": {m: list(s) for m, s in self.input_shapes.items()}}
 
     @classmethod
     def from_dict(cls, config):
@@ -60,8 +59,8 @@ class MultimodalNet(nn.Module):
 
     `input_shapes` `{modality: per-sample shape}` lets the forward pass name the modality and the shape
     expected when a batch does not fit; a `None` dimension takes any size (e.g. the frames of a clip, which
-    vary from batch to batch; within a batch, pad them and let the encoder return `Tokens` with a mask). `config` is the `ModelConfig` that built it (`build_model`), None for
-    a network assembled by hand.
+    vary from batch to batch; within a batch, pad them and let the encoder return `Tokens` with a mask).
+    `config` is the `ModelConfig` that built it (`build_model`), None for a network assembled by hand.
     """
 
     def __init__(self, encoders, fusion, input_shapes, config=None):
@@ -101,13 +100,13 @@ class MultimodalNet(nn.Module):
         """Raise a clear error when `inputs` does not match the modalities and shapes the model was built for."""
         if not isinstance(inputs, dict):
             raise InvalidType(f"inputs must be a dict {{modality: tensor}} with keys {self.modalities}, "
-                            f"got {type(inputs).__name__}")
+                              f"got {type(inputs).__name__}")
         if set(inputs) != set(self.encoders):
             missing = sorted(set(self.encoders) - set(inputs))
             extra = sorted(set(inputs) - set(self.encoders))
             raise UnknownKey(f"modalities do not match the model: it expects {self.modalities}; missing {missing}, "
-                           f"unexpected {extra}. Build the model from the same dataset, or select its modalities "
-                           f"with data.select(...)")
+                             f"unexpected {extra}. Build the model from the same dataset, or select its modalities "
+                             f"with data.select(...)")
         sizes = {m: x.shape[0] for m, x in inputs.items()}
         if len(set(sizes.values())) > 1:
             raise InvalidValue(f"every modality needs the same batch size, got {sizes}")

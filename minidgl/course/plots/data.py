@@ -41,7 +41,7 @@ def copies_grid(images, labels, copies, shown=6, num_classes=10, mean_column=Tru
     """
     if len(images) % copies or not 1 <= shown <= copies:
         raise InvalidValue(f"{len(images)} samples are not whole images of {copies} copies, or shown={shown} "
-                         f"is not in 1..{copies}")
+                           f"is not in 1..{copies}")
     n_images = len(images) // copies
     if not torch.equal(labels.reshape(copies, n_images), labels[:n_images].expand(copies, n_images)):
         raise InvalidValue("labels differ between copies: this split is not laid out as make_av_digits does")
