@@ -20,23 +20,17 @@ import sys
 import time
 import urllib.request
 
-import pytest
 import nbformat
-from book_toc import ROOT
+import pytest
+from book_toc import ROOT, chromium, unavailable
 
 from tests.book.test_student_edition import IN_JUPYTERLAB, assert_student_run, editions
 from tests.conftest import CHAPTERS_CACHE
 
-REQUIRED = os.environ.get("MINIDGL_REQUIRE_BOOK") == "1"
 CHAPTER = ROOT / "notebooks" / IN_JUPYTERLAB
 WINDOW = {"width": 1024, "height": 768}  # the smallest screen the lab must fit (issue: labels cut at 1024 px)
 RUN_ALL_TIMEOUT_S = 600
 
-
-def _unavailable(reason: str):
-    if REQUIRED:
-        pytest.fail(f"{reason} (MINIDGL_REQUIRE_BOOK=1: `make test` needs Playwright and Chromium)")
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -86,12 +80,6 @@ def jupyterlab(tmp_path):
         log.close()
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if exe := shutil.which(name):
-            return exe
-    _unavailable("Chromium not found: `apt-get install -y chromium`")
-
 
 # The kernel is idle and every code cell has run (an execution count), or a cell failed (Run All stops there).
 RUN_ALL_DONE = """() => {
@@ -116,7 +104,7 @@ def test_the_routing_lab_trains_in_jupyterlab(jupyterlab):
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        _unavailable("Playwright not installed: `pip install -e '.[dev]'`")
+        unavailable("Playwright not installed: `pip install -e '.[dev]'`")
     errors = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium(), args=[

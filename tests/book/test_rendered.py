@@ -12,7 +12,6 @@ import html as html_lib
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from functools import lru_cache
@@ -20,10 +19,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from book_toc import ROOT, toc_files
+from book_toc import ROOT, chromium, toc_files, unavailable
 
 HTML = Path(os.environ.get("MINIDGL_BOOK_HTML", ROOT / "_build" / "html"))
-REQUIRED = os.environ.get("MINIDGL_REQUIRE_BOOK") == "1"
 MAX_PAGE_BYTES = 3_000_000  # a page carrying its own copy of plotly.js (4.6 MB) is a renderer mistake
 WINDOW = (1280, 900)  # a laptop screen: every display equation must fit the content column at this width
 
@@ -34,25 +32,14 @@ PAGES = toc_files()
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
 
 
-def _unavailable(reason: str):
-    if REQUIRED:
-        pytest.fail(f"{reason} (MINIDGL_REQUIRE_BOOK=1: `make test` builds the book and needs Chromium)")
-    pytest.skip(reason)
-
 
 def built_page(page: str) -> Path:
     if not (HTML / "index.html").is_file():
-        _unavailable(f"no built book at {HTML}: run `make book`")
+        unavailable(f"no built book at {HTML}: run `make book`")
     path = HTML / f"{page}.html"
     assert path.is_file(), f"{page} is in _toc.yml but {path} was not built"
     return path
 
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if exe := shutil.which(name):
-            return exe
-    _unavailable("Chromium not found: `apt-get install -y chromium`")
 
 
 # Once MathJax has typeset the page, measures every display equation and writes the result on <html> as
