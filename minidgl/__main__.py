@@ -68,7 +68,8 @@ def _write_json(path, payload):
 def cmd_train(args):
     data = _data(args)
     method = args.method if args.method != "dgl" else METHODS["dgl"](alpha=args.dgl_alpha)
-    _, history = run(data, method, args.seed, args.encoder, args.fusion, **_config(args))
+    _, history = run(data, method, args.seed, args.encoder, args.fusion, checkpoint=args.checkpoint or args.resume,
+                     resume=args.resume, **_config(args))
     print(f"{history.method}: test accuracy {history.test_acc:.3f} (epoch {history.best_epoch} chosen on "
           f"validation); unimodal logits: "
           + ", ".join(f"{m} {acc:.3f}" for m, acc in history.test_unimodal_acc.items()))
@@ -106,6 +107,11 @@ def build_parser():
     train.add_argument("--method", default="dgl",
                        help=f"one of {sorted(METHODS)}; unimodal as unimodal:<modality> (default dgl)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoint", type=pathlib.Path,
+                       help="save the whole training state to this file after every epoch (atomically)")
+    train.add_argument("--resume", type=pathlib.Path,
+                       help="continue exactly from a --checkpoint file, with the same options (--epochs may grow); "
+                            "it is updated after every further epoch unless --checkpoint names another file")
     train.set_defaults(func=cmd_train)
     comp = commands.add_parser("compare", help="compare methods over seeds: mean ± std test accuracy")
     _add_common(comp)

@@ -50,23 +50,25 @@ class Run(NamedTuple):
     history: object
 
 
-def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **overrides):
+def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, checkpoint=None, resume=None, **overrides):
     """Build a fresh model (initialised from `seed`) and `fit` it with `method`. Returns a `Run(model, history)`
     (a named pair: `model, history = run(...)` or `run(...).history`).
 
     A run `minidgl.cache` holds (same data, method, seed, model, settings, torch, device, threads and minidgl
     source) is read back instead of trained: the same weights and `History`, and the random generators left
-    in the state training leaves them in.
+    in the state training leaves them in. `checkpoint` and `resume` go to `fit` (a run that writes or reads
+    checkpoints always trains).
     """
     cfg = make_config(config, seed=seed, **overrides)
     method = get_method(method)
     model = initial_model(data, seed, encoder, fusion)
     def train():
-        history = fit(model, data, method, cfg)
+        history = fit(model, data, method, cfg, checkpoint=checkpoint, resume=resume)
         return {"model": model.state_dict(), "history": history, "rng": rng_state()}
 
     key = cache.training_key("run", data, cfg, method=method, encoder=encoder, fusion=fusion)
-    stored = cache.computed(key, train, enabled=cache.cacheable(method))
+    enabled = cache.cacheable(method) and checkpoint is None and resume is None
+    stored = cache.computed(key, train, enabled=enabled)
     model.load_state_dict(stored["model"])
     set_rng_state(stored["rng"])
     return Run(model.to(resolve_device(cfg.device)), stored["history"])

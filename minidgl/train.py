@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 from tqdm.auto import tqdm
 
+from .cache import describe
+from .checkpoint import check_target, load_checkpoint, restore, save_checkpoint
 from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
 from .methods import get_method
 from .models import Output, Tokens
@@ -243,7 +245,7 @@ def _score(method, metrics):
     return metrics["fused_acc"] if metric == "fused" else metrics["unimodal_acc"][metric]
 
 
-def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides):
+def fit(model, data, method="joint", config=None, on_epoch_end=None, checkpoint=None, resume=None, **overrides):
     """Train `model` on `data.train` with `method`, select the epoch with the best `data.val` accuracy,
     restore it and evaluate `data.test` once. Returns a `History`.
 
@@ -253,12 +255,17 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
     `method`: a name (`"joint"`, `"uniform"`, `"dgl"`, `"unimodal:audio"`), a `Routing`, or a `Method`.
     `on_epoch_end(epoch, model)`, if given, is called after each epoch's last step (epoch counted from 1),
     e.g. to measure gradients at the parameters training has reached.
+    `checkpoint`: a file path; after every epoch, the whole training state is saved there atomically (see
+    `minidgl.checkpoint`). `resume`: a checkpoint path written that way, to continue from its epoch exactly as if
+    training had not stopped (the same model, method and settings; only `epochs` may grow).
     `overrides` set `TrainConfig` fields, e.g. `fit(model, data, "dgl", epochs=20, lr=0.02)`.
     """
     cfg = make_config(config, **overrides)
     method = get_method(method)
     method.check(model)
     _check_data(model, data)
+    if checkpoint is not None:
+        check_target(checkpoint, model)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     model.to(device)
@@ -274,8 +281,12 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
     shuffle = torch.Generator().manual_seed(cfg.seed)
     history = History(method.name, model.modalities)
     best_score, best_state = -1.0, None
+    if resume is not None:
+        history, best_score, best_state = _resume(resume, model, method, cfg, optimizer, scheduler, scaler, shuffle)
+    start = len(history.train_loss)
 
-    for epoch in tqdm(range(cfg.epochs), desc=method.name, disable=not cfg.progress, leave=False):
+    for epoch in tqdm(range(start, cfg.epochs), desc=method.name, disable=not cfg.progress, leave=False,
+                      initial=start, total=cfg.epochs):
         model.train()
         steps = _EpochRecord(model.modalities)
         for inputs, labels in batches(data.train, cfg.batch_size, shuffle=True, generator=shuffle):
@@ -303,6 +314,11 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
         if _score(method, val) > best_score:
             best_score, history.best_epoch = _score(method, val), epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, scheduler, len(history.step_loss), epoch + 1, best_score, cfg,
+                            training={"method": describe(method), "history": history.to_dict(),
+                                      "best_model": best_state, "shuffle": shuffle.get_state(),
+                                      "scaler": None if scaler is None else scaler.state_dict()})
 
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -311,6 +327,39 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, **overrides
     history.test_fused_acc = test["fused_acc"]
     history.test_unimodal_acc = test["unimodal_acc"]
     return history
+
+
+RESUMABLE_CHANGES = {"epochs", "progress", "device", "eval_batch_size", "compile"}  # settings a resume may change
+
+
+def _resume(path, model, method, cfg, optimizer, scheduler, scaler, shuffle):
+    """Load the training state `fit(checkpoint=path)` saved into the objects a new `fit` call made.
+    Returns `(history, best_score, best_state)`."""
+    state = load_checkpoint(path, map_location=next(model.parameters()).device)
+    training = state.get("training")
+    if training is None:
+        raise InvalidValue(f"{path} holds no training state to resume (it was not written by fit(checkpoint=...)); "
+                           f"load its weights with minidgl.load_model instead")
+    config = model.config.to_dict() if getattr(model, "config", None) else None
+    if state["model_config"] != config:
+        raise InvalidValue(f"{path} is a checkpoint of another model ({state['model_config']}), not of this one "
+                           f"({config}); build the model with the same data, encoder and fusion")
+    if training["method"] != describe(method):
+        raise InvalidValue(f"{path} was trained with another method or other method settings than {method!r}; "
+                           f"resume with the same method and settings")
+    saved, now = state["train_config"], asdict(cfg)
+    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
+    if changed:
+        raise InvalidValue(f"{path} was trained with other settings: "
+                           + ", ".join(f"{k}={saved.get(k)!r} (now {now[k]!r})" for k in changed)
+                           + "; resume with the same settings (only epochs may change)")
+    if state["epoch"] > cfg.epochs:
+        raise InvalidValue(f"{path} has already trained {state['epoch']} epochs, more than epochs={cfg.epochs}")
+    restore(state, model, optimizer, scheduler)
+    shuffle.set_state(training["shuffle"])
+    if scaler is not None:
+        scaler.load_state_dict(training["scaler"])
+    return History(**training["history"]), state["best_score"], training["best_model"]
 
 
 class _EpochRecord:

@@ -86,3 +86,62 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint(toy, tmp_path, monke
         minidgl.save_checkpoint(path, model, step=2)
     monkeypatch.undo()
     assert minidgl.load_checkpoint(path)["step"] == 1 and [p.name for p in tmp_path.iterdir()] == ["run.pt"]
+
+
+def _fit(toy, method, epochs, seed=0, **options):
+    torch.manual_seed(seed)
+    model = minidgl.build_model(toy, feature_dim=8)
+    history = minidgl.fit(model, toy, method, epochs=epochs, lr_milestones=(2,), progress=False, **options)
+    return model, history
+
+
+@pytest.mark.parametrize("method,amp", [("dgl", False), ("ogm-ge", False), ("mmpareto", False), ("joint", "float16")])
+def test_fit_resumed_after_two_epochs_equals_four_epochs_straight(toy, tmp_path, method, amp):
+    """The issue's check: 4 epochs straight and 2 + resume 2 give identical parameters, histories and test
+    accuracy (OGM-GE draws noise from the global generator; float16 keeps a gradient scaler's state)."""
+    straight, straight_history = _fit(toy, method, 4, amp=amp)
+    path = tmp_path / "run.pt"
+    _fit(toy, method, 2, amp=amp, checkpoint=path)
+    assert minidgl.load_checkpoint(path)["epoch"] == 2
+    resumed, resumed_history = _fit(toy, method, 4, seed=123, amp=amp, checkpoint=path, resume=path)
+    for (name, p), q in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(q, p, rtol=0, atol=0, msg=lambda m: f"{name}: {m}")
+    assert resumed_history.to_dict() == straight_history.to_dict()
+    state = minidgl.load_checkpoint(path)
+    assert state["epoch"] == 4 and state["step"] == len(straight_history.step_loss)
+    best = minidgl.load_model(path, best=True)
+    torch.testing.assert_close(best.state_dict(), straight.state_dict(), rtol=0, atol=0)  # fit restored the best
+
+
+def test_resume_refuses_another_model_method_or_settings(toy, tmp_path):
+    path = tmp_path / "run.pt"
+    _fit(toy, "dgl", 1, checkpoint=path)
+    with pytest.raises(ValueError, match="other settings: lr=0.05 \\(now 0.1\\)"):
+        _fit(toy, "dgl", 2, lr=0.1, resume=path)
+    with pytest.raises(ValueError, match="another method or other method settings"):
+        _fit(toy, minidgl.DGL(alpha=2.0), 2, resume=path)
+    other = minidgl.build_model(toy, feature_dim=16)
+    with pytest.raises(ValueError, match="checkpoint of another model"):
+        minidgl.fit(other, toy, "dgl", epochs=2, resume=path, progress=False)
+    with pytest.raises(ValueError, match="already trained 1 epochs, more than epochs=0"):
+        _fit(toy, "dgl", 0, resume=path)
+    with pytest.raises(ValueError, match="holds no training state"):
+        _fit(toy, "dgl", 2, resume=minidgl.save_checkpoint(tmp_path / "weights.pt", other))
+    with pytest.raises(ValueError, match="holds no validation-selected weights"):
+        minidgl.load_model(tmp_path / "weights.pt", best=True)
+
+
+def test_a_checkpoint_target_is_checked_before_training(toy, tmp_path):
+    for target in (tmp_path, tmp_path / "missing" / "run.pt"):
+        with pytest.raises(ValueError, match="cannot write a checkpoint"):
+            _fit(toy, "dgl", 50, checkpoint=target)
+
+
+def test_the_command_line_resumes_to_the_same_result(tmp_path):
+    from minidgl.__main__ import main
+
+    common = ["train", "--dataset", "gaussian-toy", "--quiet"]
+    main(common + ["--epochs", "3", "--json", str(tmp_path / "straight.json")])
+    main(common + ["--epochs", "1", "--checkpoint", str(tmp_path / "run.pt")])
+    main(common + ["--epochs", "3", "--resume", str(tmp_path / "run.pt"), "--json", str(tmp_path / "resumed.json")])
+    assert (tmp_path / "resumed.json").read_text() == (tmp_path / "straight.json").read_text()
