@@ -369,7 +369,12 @@ def start_folder(out, raw, dataset, front, script):
 def finish_folder(out, info, records, summary, class_names, splits, not_written=None):
     """Write manifest.csv, classes.txt, skipped.csv, `splits` `{name: ({part: [clips]}, description)}` and
     the final prepared.json (`info` plus the classes, counts and split sizes)."""
-    columns = list(records[0]) if records else ["clip", "label", "frames", "feature_shape", "source_sha256"]
+    for name, (parts, _) in splits.items():
+        empty = [part for part, clips in parts.items() if not clips]
+        if empty:
+            raise InvalidValue(f"the {name} split has no {' and no '.join(empty)} clips "
+                               f"({ {part: len(clips) for part, clips in parts.items()} }): too few clips for it")
+    columns = list(records[0])
 
     def manifest(path):
         with open(path, "w", newline="") as f:
