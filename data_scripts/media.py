@@ -106,8 +106,9 @@ def log_stft(wave, params=LOG_STFT):
 
     x = np.tile(np.asarray(wave, dtype=np.float32), params["tile"])[:params["samples"]]
     x = np.clip(np.pad(x, (0, params["samples"] - len(x))), -params["clip"], params["clip"])
-    spectrum = torch.stft(torch.from_numpy(x), params["n_fft"], params["hop"], window=torch.hann_window(params["n_fft"]),
-                          center=params["center"], pad_mode=params["pad_mode"], return_complex=True)
+    window = torch.hann_window(params["n_fft"])  # periodic, as scipy's get_window("hann", n) that librosa uses
+    spectrum = torch.stft(torch.from_numpy(x), params["n_fft"], params["hop"], window=window, center=params["center"],
+                          pad_mode=params["pad_mode"], return_complex=True)
     return torch.log(spectrum.abs() + params["log_offset"]).numpy().astype(np.float32)  # (257, 188)
 
 

@@ -103,7 +103,7 @@ def test_a_process_group_shards_the_training_split(crema_prepared, tmp_path):
 
 
 def test_a_wrong_folder_gets_a_clear_error(crema_prepared, tmp_path):
-    with pytest.raises(MissingFile, match="no prepared crema-d folder at .*; make it with `python data_scripts/crema_d.py"):
+    with pytest.raises(MissingFile, match="no prepared crema-d folder at .*; make it with `python data_scripts/"):
         load_crema_d(tmp_path / "nowhere")
     with pytest.raises(InvalidValue, match="was prepared for 'crema-d', not 'kinetics-sounds'"):
         load_prepared(crema_prepared, "kinetics-sounds")
