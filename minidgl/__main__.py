@@ -6,7 +6,8 @@ import sys
 
 import torch
 
-from .data import DATASETS, load_dataset
+from .data import CLIP_DATASETS, DATASETS, load_dataset
+from .data.clips import FRONT_ENDS
 from .errors import InvalidValue, MinidglError
 from .experiments import compare, format_table, run
 from .methods import METHODS
@@ -19,11 +20,21 @@ DEFAULTS = TrainConfig()
 
 
 def _add_common(parser):
-    parser.add_argument("--dataset", default="av-digits", choices=sorted(DATASETS), help="built-in dataset")
+    parser.add_argument("--dataset", default="av-digits", choices=sorted(DATASETS),
+                        help=f"built-in dataset, or real clips prepared by data_scripts/ ({', '.join(CLIP_DATASETS)})")
     parser.add_argument("--image-noise", type=float, help="av-digits: pixel noise std (default 0.5)")
     parser.add_argument("--snr-db", type=float, help="av-digits: audio SNR in dB (default -14)")
     parser.add_argument("--copies", type=int, help="av-digits: noisy copies of each image (default 20)")
-    parser.add_argument("--data-seed", type=int, default=0, help="seed of the data and its split (default 0)")
+    parser.add_argument("--data-seed", type=int, default=0,
+                        help="seed of the data and its split; for real clips, of the training order (default 0)")
+    real = parser.add_argument_group("real clips (--dataset crema-d or kinetics-sounds; see data_scripts/README.md)")
+    real.add_argument("--data-root", type=pathlib.Path, help="the folder data_scripts/ prepared (required for them)")
+    real.add_argument("--split", help="crema-d: actor (actor-disjoint, default) or authors (OGM/DGL lists); "
+                                      "kinetics-sounds: stratified (default) or authors (GeWu lists)")
+    real.add_argument("--frames", type=int, help="video frames per clip (default 1)")
+    real.add_argument("--workers", type=int, help="DataLoader worker processes (default 4)")
+    real.add_argument("--front-end", choices=list(FRONT_ENDS),
+                      help="the audio front-end the folder must have been prepared with (default: the folder's)")
     parser.add_argument("--encoder", default="mlp", choices=sorted(ENCODERS), help="encoder for every modality")
     parser.add_argument("--fusion", default="concat",
                         help=f"fusion module, one of {sorted(FUSIONS)}; gated and film name the modality with the "
@@ -46,11 +57,28 @@ def _add_common(parser):
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not just its message")
 
 
+def _clip_data(args):
+    if args.data_root is None:
+        raise InvalidValue(f"--dataset {args.dataset} reads a prepared folder: pass --data-root DIR (made by "
+                           f"data_scripts/, see data_scripts/README.md)")
+    options = {k: v for k, v in (("frames", args.frames), ("workers", args.workers), ("front_end", args.front_end))
+               if v is not None}
+    return load_dataset(args.dataset, root=args.data_root, split=args.split, batch_size=args.batch_size,
+                        seed=args.data_seed, **options)
+
+
 def _data(args):
     options = {k: v for k, v in (("image_noise", args.image_noise), ("snr_db", args.snr_db), ("copies", args.copies))
                if v is not None}
     if options and args.dataset != "av-digits":
         raise InvalidValue(f"--image-noise, --snr-db and --copies apply to av-digits only, not '{args.dataset}'")
+    if args.dataset in CLIP_DATASETS:
+        return _clip_data(args)
+    real = [flag for flag, v in (("--data-root", args.data_root), ("--split", args.split), ("--frames", args.frames),
+                                 ("--workers", args.workers), ("--front-end", args.front_end)) if v is not None]
+    if real:
+        raise InvalidValue(f"{', '.join(real)} {'is' if len(real) == 1 else 'are'} for real clips "
+                           f"({', '.join(CLIP_DATASETS)}), not the built-in '{args.dataset}'")
     return load_dataset(args.dataset, seed=args.data_seed, **options)
 
 
