@@ -86,6 +86,20 @@ def test_the_training_order_is_seeded(crema_prepared):
     assert sum(test_order, []) == [names.index(clip.split("_")[2]) for clip in clips]  # test: list order
 
 
+def test_an_epochs_order_depends_on_the_seed_and_epoch_alone(crema_prepared):
+    """What an exact resume needs: epoch 2's order (and augmentations, here with workers) is the same whether the
+    loader went through epochs 0 and 1 first or starts at epoch 2."""
+    def epoch(e, loader):
+        loader.set_epoch(e)
+        torch.manual_seed(e)  # the main process's generator, which a checkpoint restores
+        return [(labels.tolist(), inputs["visual"].sum().item()) for inputs, labels in loader]
+    straight = load_crema_d(crema_prepared, batch_size=4, workers=1, split="authors").train
+    [epoch(e, straight) for e in (0, 1)]
+    resumed = load_crema_d(crema_prepared, batch_size=4, workers=1, split="authors").train
+    assert epoch(2, straight) == epoch(2, resumed)
+    assert epoch(1, resumed) != epoch(2, resumed)
+
+
 def test_a_process_group_shards_the_training_split(crema_prepared, tmp_path):
     torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     try:

@@ -108,9 +108,11 @@ class ClipBatches:
     labels (batch,))` batches from a `DataLoader` (worker processes, pinned memory when CUDA is used), with
     what `build_model` and `fit` read from data: `modalities`, `num_classes`, `class_names`, `input_shapes`.
 
-    The training split shuffles with a `torch.Generator` seeded by `seed`, or, inside an initialised
-    `torch.distributed` process group, through a `DistributedSampler` (this rank's share, shuffled with
-    `seed`); call `set_epoch(epoch)` before each epoch so that its order changes (a no-op without one).
+    The training split shuffles with `seed`: inside an initialised `torch.distributed` process group through a
+    `DistributedSampler` (this rank's share), else with a `torch.Generator`. `set_epoch(epoch)` (which `fit`
+    calls before each epoch) makes the epoch's order, and the random seeds of the workers' augmentations, a
+    function of `(seed, epoch)` alone, so that a run resumed at any epoch continues exactly (with `workers=0`
+    the augmentations draw from the main process's generator, which a checkpoint restores).
     `len()` is the number of batches.
     """
 
@@ -122,11 +124,10 @@ class ClipBatches:
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         if dataset.train and distributed:
             self.sampler = torch.utils.data.distributed.DistributedSampler(dataset, shuffle=True, seed=seed)
-        generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(seed)
         self.loader = torch.utils.data.DataLoader(
             dataset, batch_size=batch_size, shuffle=dataset.train and self.sampler is None, sampler=self.sampler,
-            num_workers=workers, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
-            generator=generator)
+            num_workers=workers, pin_memory=torch.cuda.is_available(), generator=self.generator)
 
     @property
     def modalities(self):
@@ -142,7 +143,8 @@ class ClipBatches:
         return {"audio": (1, *self.audio_shape), "visual": (3, self.dataset.frames, IMAGE_SIZE, IMAGE_SIZE)}
 
     def set_epoch(self, epoch):
-        """Reshuffle a distributed training split for `epoch` (what `DistributedSampler` needs)."""
+        """Seed the order and the workers of `epoch` from `(seed, epoch)` (and tell a `DistributedSampler`)."""
+        self.generator.manual_seed(self.seed * 1_000_003 + epoch)
         if self.sampler is not None:
             self.sampler.set_epoch(epoch)
 
