@@ -2,7 +2,7 @@
 import statistics
 from typing import NamedTuple
 
-from . import cache
+from . import cache, distributed
 from .methods import get_method
 from .methods.dgl import DEFAULT_ALPHA
 from .models import build_model
@@ -56,7 +56,8 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **ove
 
     A run `minidgl.cache` holds (same data, method, seed, model, settings, torch, device, threads and minidgl
     source) is read back instead of trained: the same weights and `History`, and the random generators left
-    in the state training leaves them in.
+    in the state training leaves them in. Runs of several processes (`minidgl.distributed`) are never cached:
+    every rank must train, and their sums differ from one process's in the last bits.
     """
     cfg = make_config(config, seed=seed, **overrides)
     method = get_method(method)
@@ -66,7 +67,7 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, **ove
         return {"model": model.state_dict(), "history": history, "rng": rng_state()}
 
     key = cache.training_key("run", data, cfg, method=method, encoder=encoder, fusion=fusion)
-    stored = cache.computed(key, train, enabled=cache.cacheable(method))
+    stored = cache.computed(key, train, enabled=cache.cacheable(method) and distributed.world_size() == 1)
     model.load_state_dict(stored["model"])
     set_rng_state(stored["rng"])
     return Run(model.to(resolve_device(cfg.device)), stored["history"])
