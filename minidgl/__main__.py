@@ -130,8 +130,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    launched = distributed.launched_by_torchrun()
     try:
-        if distributed.launched_by_torchrun():
+        if launched:
             args.device = str(distributed.setup(args.device))
         args.func(args)
     except MinidglError as error:  # a problem with what was asked, its fix in the message; anything else is a bug
@@ -139,7 +140,8 @@ def main(argv=None):
             raise
         sys.exit(f"error: {error}" if distributed.is_main() else 1)
     finally:
-        distributed.destroy()
+        if launched:
+            distributed.destroy()
 
 
 if __name__ == "__main__":

@@ -37,7 +37,11 @@ def setup(device=None):
     if not launched_by_torchrun():
         return device
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        local_rank, gpus = int(os.environ.get("LOCAL_RANK", 0)), torch.cuda.device_count()
+        if local_rank >= gpus:
+            fix = f"run --nproc_per_node {gpus} or fewer" if gpus else "train with --device cpu"
+            raise InvalidValue(f"process {local_rank} on this machine has no GPU of its own ({gpus} visible); {fix}")
+        device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device
@@ -59,8 +63,8 @@ def world_size():
 
 
 def rank():
-    """This process's index among them (0 without a process group)."""
-    return dist.get_rank() if is_initialized() else 0
+    """This process's index among them (torchrun's `RANK` before the group is joined, 0 without torchrun)."""
+    return dist.get_rank() if is_initialized() else int(os.environ.get("RANK", 0))
 
 
 def is_main():

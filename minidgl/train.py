@@ -361,7 +361,8 @@ class _EpochRecord:
         if world == 1:
             return
         steps, modalities = len(self.loss), [m for m in self.modalities if self.unimodal_correct[m]]
-        values = distributed.summed(self.loss + self.correct + [c for m in modalities for c in self.unimodal_correct[m]])
+        unimodal = [c for m in modalities for c in self.unimodal_correct[m]]
+        values = distributed.summed(self.loss + self.correct + unimodal)
         self.loss = [loss / world for loss in values[:steps]]
         self.correct = values[steps:2 * steps]
         for i, m in enumerate(modalities, start=2):
