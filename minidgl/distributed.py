@@ -11,15 +11,15 @@ import os
 
 import torch
 import torch.distributed as dist
-import torch.utils._pytree as pytree
 
 from .errors import InvalidValue
 from .models import Output
 from .runtime import resolve_device
 
-# DistributedDataParallel finds the tensors of a forward's output through pytree: with `Output` registered, the
-# logits a loss leaves out (unimodal training's other modalities) count as unused instead of stalling the step.
-pytree.register_dataclass(Output)
+# DistributedDataParallel (find_unused_parameters=True) reads a forward's output tensors through pytree: with
+# `Output` registered it lets the logits no loss uses (unimodal training's other modalities) go without a
+# gradient; unregistered, the next step fails with "Expected to have finished reduction in the prior iteration".
+torch.export.register_dataclass(Output, serialized_type_name="minidgl.Output")
 
 
 def launched_by_torchrun():

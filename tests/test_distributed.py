@@ -22,7 +22,8 @@ ROOT = pathlib.Path(__file__).parent.parent
 
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory):
-    """What each of the two ranks of `ddp_worker.main` saved (one spawn for the whole module)."""
+    """What each of the two ranks of `ddp_worker.main` saved. Slow (about 5-8 s, mostly two processes importing
+    torch), so the whole module shares one spawn."""
     folder = tmp_path_factory.mktemp("ddp")
     torch.multiprocessing.spawn(ddp_worker.main, args=(str(folder),), nprocs=ddp_worker.WORLD)
     return [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(ddp_worker.WORLD)]
@@ -171,6 +172,8 @@ def test_without_a_process_group_every_helper_returns_its_input():
 
 
 def torchrun(*args, tmp_path):
+    """`python -m minidgl ...` under torchrun, two gloo processes, one epoch of gaussian-toy. Slow (about 5-8 s:
+    the launcher and two processes each import torch), hence only two such tests."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            "-m", "minidgl", *args, "--dataset", "gaussian-toy", "--device", "cpu", "--epochs", "1",
