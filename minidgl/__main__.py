@@ -1,4 +1,5 @@
-"""Command line: `python -m minidgl train|compare|probe ...` (see `--help`)."""
+"""Command line: `python -m minidgl train|compare|probe ...` (see `--help`); on several processes,
+`torchrun --nproc_per_node N -m minidgl train|compare ...` (rank 0 prints and writes)."""
 import argparse
 import json
 import pathlib
@@ -6,6 +7,7 @@ import sys
 
 import torch
 
+from . import distributed
 from .data import CLIP_DATASETS, DATASETS, load_dataset
 from .data.clips import FRONT_ENDS
 from .errors import InvalidValue, MinidglError
@@ -42,11 +44,14 @@ def _add_common(parser):
     parser.add_argument("--dgl-alpha", type=float, help=f"DGL's unimodal loss weight (default {DEFAULT_ALPHA})")
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
     parser.add_argument("--lr", type=float, default=DEFAULTS.lr)
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                        help=f"the global batch; under torchrun each of the N processes takes batch-size / N "
+                             f"samples of it (default {DEFAULTS.batch_size})")
     parser.add_argument("--clip-grad-norm", type=float, help="clip the global gradient norm (DGL code: 40)")
     parser.add_argument("--micro-batches", type=int, default=1,
                         help="gradient accumulation: back-propagate each batch in this many parts (default 1)")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available); under torchrun "
+                                         "cuda means each process's own GPU, cuda:LOCAL_RANK")
     parser.add_argument("--amp", nargs="?", const="bfloat16", default=False, choices=["bfloat16", "float16"],
                         help="autocast: bfloat16 (the default when given alone) or float16 (with a gradient scaler)")
     parser.add_argument("--threads", type=int,
@@ -88,7 +93,7 @@ def _config(args):
 
 
 def _write_json(path, payload):
-    if path:
+    if path and distributed.is_main():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(payload, indent=2))
 
@@ -98,9 +103,10 @@ def cmd_train(args):
     method = args.method if args.method != "dgl" else METHODS["dgl"](alpha=args.dgl_alpha)
     _, history = run(data, method, args.seed, args.encoder, args.fusion, checkpoint=args.checkpoint or args.resume,
                      resume=args.resume, **_config(args))
-    print(f"{history.method}: test accuracy {history.test_acc:.3f} (epoch {history.best_epoch} chosen on "
-          f"validation); unimodal logits: "
-          + ", ".join(f"{m} {acc:.3f}" for m, acc in history.test_unimodal_acc.items()))
+    if distributed.is_main():
+        print(f"{history.method}: test accuracy {history.test_acc:.3f} (epoch {history.best_epoch} chosen on "
+              f"validation); unimodal logits: "
+              + ", ".join(f"{m} {acc:.3f}" for m, acc in history.test_unimodal_acc.items()))
     _write_json(args.json, history.to_dict())
 
 
@@ -108,7 +114,8 @@ def _report(args, study, table):
     """Run `study` (`compare` or `probe_compare`) over `args.methods` and `args.seeds`, print it, write JSON."""
     report = study(_data(args), args.methods, args.seeds, args.encoder, args.fusion, args.dgl_alpha, **_config(args))
     report["config"]["dataset"] = args.dataset
-    print(table(report))
+    if distributed.is_main():
+        print(table(report))
     _write_json(args.json, report)
 
 
@@ -157,12 +164,18 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    launched = distributed.launched_by_torchrun()
     try:
+        if launched:
+            args.device = str(distributed.setup(args.device))
         args.func(args)
     except MinidglError as error:  # a problem with what was asked, its fix in the message; anything else is a bug
         if args.debug:
             raise
-        sys.exit(f"error: {error}")
+        sys.exit(f"error: {error}" if distributed.is_main() else 1)
+    finally:
+        if launched:
+            distributed.destroy()
 
 
 if __name__ == "__main__":

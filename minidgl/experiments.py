@@ -2,7 +2,7 @@
 import statistics
 from typing import NamedTuple
 
-from . import cache
+from . import cache, distributed
 from .methods import get_method
 from .methods.dgl import DEFAULT_ALPHA
 from .models import build_model
@@ -56,8 +56,9 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, check
 
     A run `minidgl.cache` holds (same data, method, seed, model, settings, torch, device, threads and minidgl
     source) is read back instead of trained: the same weights and `History`, and the random generators left
-    in the state training leaves them in. `checkpoint` and `resume` go to `fit` (a run that writes or reads
-    checkpoints always trains).
+    in the state training leaves them in. `checkpoint` and `resume` go to `fit`. Runs that write or read
+    checkpoints always train, and so do runs of several processes (`minidgl.distributed`): every rank must
+    train, and their sums differ from one process's in the last bits.
     """
     cfg = make_config(config, seed=seed, **overrides)
     method = get_method(method)
@@ -67,7 +68,7 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, check
         return {"model": model.state_dict(), "history": history, "rng": rng_state()}
 
     key = cache.training_key("run", data, cfg, method=method, encoder=encoder, fusion=fusion)
-    enabled = cache.cacheable(method) and checkpoint is None and resume is None
+    enabled = cache.cacheable(method) and checkpoint is None and resume is None and distributed.world_size() == 1
     stored = cache.computed(key, train, enabled=enabled)
     model.load_state_dict(stored["model"])
     set_rng_state(stored["rng"])
