@@ -34,7 +34,7 @@ def _no_result_cache(monkeypatch):
 @pytest.fixture(scope="session")
 def crema_raw(tmp_path_factory):
     """A raw CREMA-D tree of tiny real media (4 actors x 6 emotions, 2.5-s FLV and WAV files) and the names."""
-    from tiny_media import write_crema_d
+    from data_scripts.tiny_media import write_crema_d
 
     root = tmp_path_factory.mktemp("crema-raw")
     return root, write_crema_d(root)

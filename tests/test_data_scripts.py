@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from data_scripts import crema_d, kinetics_sounds, media
-from tiny_media import (ACTORS, EMOTIONS, KS_CLASSES, SAMPLE_RATE, VIDEO_FPS, tone, write_flv,
+from data_scripts.tiny_media import (ACTORS, EMOTIONS, KS_CLASSES, SAMPLE_RATE, VIDEO_FPS, tone, write_flv,
                         write_kinetics_sounds, write_wav)
 
 

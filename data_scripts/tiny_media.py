@@ -1,4 +1,13 @@
-"""Tiny media files in the real formats, written by the tests: FLV video (PyAV) and 16-bit PCM WAV (`wave`)."""
+"""Tiny media files in the real formats: FLV video (PyAV), 16-bit PCM WAV (`wave`), MP4 with AAC sound.
+
+They let the tests and chapter 7 run the preparation scripts without downloading anything, and let you try the
+scripts before you fetch the real data:
+
+    python data_scripts/tiny_media.py crema-d RAW          # 4 actors x 6 emotions, 2.5-s clips, CREMA-D names
+    python data_scripts/tiny_media.py kinetics-sounds RAW  # 3 classes x 4 clips, GeWu-style names
+"""
+import argparse
+import pathlib
 import wave
 
 import numpy as np
@@ -97,3 +106,18 @@ def write_kinetics_sounds(root, clips_per_class=4, seconds=3.0):
             write_mp4(root / name / f"{clip}.mp4", seconds, (80 * c, 40, 200 - 60 * c), 400 + 200 * c)
             labels[clip] = name
     return labels
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Write a tiny synthetic raw dataset in the real file formats.")
+    parser.add_argument("dataset", choices=["crema-d", "kinetics-sounds"])
+    parser.add_argument("raw", type=pathlib.Path, help="a folder to create (it must not exist yet)")
+    args = parser.parse_args(argv)
+    if args.raw.exists():
+        parser.error(f"{args.raw} exists already; name a new folder (nothing is overwritten)")
+    names = write_crema_d(args.raw) if args.dataset == "crema-d" else write_kinetics_sounds(args.raw)
+    print(f"wrote {len(names)} synthetic {args.dataset} clips to {args.raw}")
+
+
+if __name__ == "__main__":
+    main()
