@@ -25,7 +25,7 @@ $train --epochs 4 --resume "$CKPT/run.pt" --json "$CKPT/resumed.json"
 cmp -s "$CKPT/straight.json" "$CKPT/resumed.json" && echo "resume: identical history" || echo "resume: HISTORY DIFFERS"
 
 section "torchrun on one GPU (NCCL)"
-timeout 120 torchrun --standalone --nproc_per_node 1 -m minidgl train --dataset av-digits --device cuda --epochs 2 \
+timeout 120 python3 -m torch.distributed.run --standalone --nproc_per_node 1 -m minidgl train --dataset av-digits --device cuda --epochs 2 \
     --quiet --json "$OUT/torchrun.json"
 
 section "step cost (ratio to joint)"
