@@ -349,7 +349,7 @@ RESUMABLE_CHANGES = {"epochs", "progress", "device", "eval_batch_size", "compile
 def _resume(path, model, method, cfg, optimizer, scheduler, scaler, shuffle):
     """Load the training state `fit(checkpoint=path)` saved into the objects a new `fit` call made.
     Returns `(history, best_score, best_state)`."""
-    state = load_checkpoint(path, map_location=next(model.parameters()).device)
+    state = load_checkpoint(path)  # on the CPU: the generators' states must stay there; load_state_dict moves the rest
     training = state.get("training")
     if training is None:
         raise InvalidValue(f"{path} holds no training state to resume (it was not written by fit(checkpoint=...)); "
