@@ -63,7 +63,7 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, check
     method = get_method(method)
     model = initial_model(data, seed, encoder, fusion)
     def train():
-        history = fit(model, data, method, cfg, checkpoint=checkpoint, resume=resume)
+        history = fit(model, data, method, cfg, checkpoint=checkpoint, resume=resume, restore_rng=False)
         return {"model": model.state_dict(), "history": history, "rng": rng_state()}
 
     key = cache.training_key("run", data, cfg, method=method, encoder=encoder, fusion=fusion)
