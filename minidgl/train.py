@@ -130,6 +130,20 @@ def _check_data(model, data):
     if modalities is not None and modalities != model.modalities:
         raise UnknownKey(f"the data has modalities {modalities} but the model was built for {model.modalities}; "
                          f"build the model from this data or select its modalities with data.select(...)")
+    for name in ("train", "val", "test"):
+        split = getattr(data, name, None)
+        labels = getattr(split, "labels", None)
+        if labels is None:
+            continue  # an iterable of batches: its samples are counted as they come
+        if not len(labels):
+            raise InvalidValue(f"the {name} split is empty; split the data so that every split has samples")
+        classes = getattr(getattr(model, "config", None), "num_classes", None)
+        if classes is not None and int(labels.max()) >= classes:
+            raise InvalidValue(f"the {name} split has label {int(labels.max())} but the model has {classes} classes; "
+                               f"build the model from this data")
+        if name == "train" and len(torch.unique(labels)) < 2:
+            raise InvalidValue(f"the training split holds one class only ({int(labels[0])}); a classifier needs "
+                               f"samples of at least 2 classes")
 
 
 def batches(split, batch_size, shuffle=False, generator=None):
