@@ -60,7 +60,7 @@ def _positive(value, allow_zero=False):
 CONFIG_RULES = {  # TrainConfig field: (test of a valid value, what is valid)
     "epochs": (_integer, "an integer >= 1"),
     "batch_size": (_integer, "an integer >= 1"),
-    "lr": (_positive, "a finite number > 0"),
+    "lr": (lambda v: _positive(v) and v <= 1e6, "a number > 0 and <= 1e6"),
     "momentum": (lambda v: _positive(v, allow_zero=True), "a finite number >= 0"),
     "weight_decay": (lambda v: _positive(v, allow_zero=True), "a finite number >= 0"),
     "lr_milestones": (lambda v: isinstance(v, (tuple, list)) and all(_integer(e) for e in v),

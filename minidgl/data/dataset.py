@@ -131,7 +131,7 @@ def _as_labels(labels):
     except (TypeError, ValueError, RuntimeError) as error:
         raise InvalidType(f"labels must be integer class indices (a tensor, array or list of ints), got "
                           f"{type(labels).__name__} ({error}); map class names to 0 .. K - 1 first") from error
-    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+    if labels.numel() and (labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex()):
         raise InvalidType(f"labels must be integer class indices, got {labels.dtype} (a float label such as 0.2 "
                           f"would be truncated); map them to 0 .. K - 1, or use .long() if they are whole numbers")
     if labels.ndim != 1:
