@@ -106,9 +106,9 @@ def _interrupted(what):
 
 def check_train(args):
     """Check `train`'s options; return the training to run."""
-    data, config = _check_common(args)
     _checked("--seed", args.seed, check_seed)
     method = _checked("--method", args.method, get_method)
+    data, config = _check_common(args)
     _checked("--method", args.method, lambda _: method.check(args.model))
     if args.dgl_alpha is not None:
         if args.method != "dgl":
@@ -137,11 +137,13 @@ def check_train(args):
 
 def _check_study(args):
     """Check the options `compare` and `probe` share; returns `(data, training options)`."""
-    data, config = _check_common(args)
     _checked("--seeds", args.seeds, check_seeds)
     if args.dgl_alpha is not None and "dgl" not in args.methods:
         raise InvalidValue(f"--dgl-alpha {args.dgl_alpha}: DGL's weight, but --methods {' '.join(args.methods)} do "
                            f"not include dgl; leave it out or add dgl")
+    for name in set(args.methods) - {"unimodal"}:
+        _checked("--methods", args.methods, lambda _: get_method(name))
+    data, config = _check_common(args)
     for _, method in _checked("--methods", args.methods,
                               lambda names: expand_methods(names, data.modalities, args.dgl_alpha)):
         _checked("--methods", args.methods, lambda _: method.check(args.model))
@@ -188,8 +190,15 @@ def _add_methods_and_seeds(parser, methods):
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with its usage errors in one line (and the exit status 2 it always gives them)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m minidgl", description=__doc__)
+    parser = _Parser(prog="python -m minidgl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train one method once and report validation-selected test accuracy")
     _add_common(train)
