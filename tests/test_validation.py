@@ -149,7 +149,7 @@ def test_data_knobs_must_be_finite_and_in_range(builder, options, message):
 
 def test_dgl_alpha_must_be_finite_and_not_negative():
     for alpha in (-1, math.inf, math.nan, "0.5"):
-        with pytest.raises(InvalidValue, match="DGL's alpha .the unimodal losses' weight. must be a finite number"):
+        with pytest.raises(InvalidValue, match="alpha weighs the unimodal losses and must be a finite number >= 0"):
             minidgl.DGL(alpha=alpha)
 
 

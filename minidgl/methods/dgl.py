@@ -1,8 +1,4 @@
 """Disentangled Gradient Learning (Wei, Luo & Luo, ICCV 2025, arXiv 2507.10213)."""
-import math
-import numbers
-
-from ..errors import InvalidValue
 from ..routing import dgl_routing
 from .base import Method
 
@@ -28,8 +24,6 @@ class DGL(Method):
 
     def __init__(self, alpha=None):
         alpha = DEFAULT_ALPHA if alpha is None else alpha
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha < math.inf:
-            raise InvalidValue(f"DGL's alpha (the unimodal losses' weight) must be a finite number >= 0, got {alpha!r}")
         super().__init__(dgl_routing(alpha))
         self.alpha = alpha
 
