@@ -105,7 +105,7 @@ def test_large_classes_split_as_before():
     ({"seed": -1}, "seed must be an integer from 0 to 4294967295, got -1"),
     ({"seed": 2**40}, "seed must be an integer from 0 to 4294967295"),
     ({"device": "gpu"}, "unknown device 'gpu'"),
-    ({"device": "cuda:7"}, "device 'cuda:7' is not available on this machine"),
+    ({"device": "cuda:99"}, "device 'cuda:99' is not available on this machine"),
 ])
 def test_fit_refuses_unusable_settings_before_training(toy, options, message):
     model = minidgl.build_model(toy)
