@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from . import cache
+from . import cache, distributed
 from .errors import InvalidValue
 from .jsonfile import check_writable, read_json, write_json
 from .methods import get_method
@@ -96,8 +96,9 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, check
 
     A run `minidgl.cache` holds (same data, method, seed, model, settings, torch, device, threads and minidgl
     source) is read back instead of trained: the same weights and `History`, and the random generators left
-    in the state training leaves them in. `checkpoint` and `resume` go to `fit` (a run that writes or reads
-    checkpoints always trains).
+    in the state training leaves them in. `checkpoint` and `resume` go to `fit`. Runs that write or read
+    checkpoints always train, and so do runs of several processes (`minidgl.distributed`): every rank must
+    train, and their sums differ from one process's in the last bits.
     """
     cfg = make_config(config, seed=seed, **overrides)
     method = get_method(method)
@@ -107,7 +108,7 @@ def run(data, method, seed=0, encoder="mlp", fusion="concat", config=None, check
         return {"model": model.state_dict(), "history": history, "rng": rng_state()}
 
     key = cache.training_key("run", data, cfg, method=method, encoder=encoder, fusion=fusion)
-    enabled = cache.cacheable(method) and checkpoint is None and resume is None
+    enabled = cache.cacheable(method) and checkpoint is None and resume is None and distributed.world_size() == 1
     stored = cache.computed(key, train, enabled=enabled)
     model.load_state_dict(stored["model"])
     set_rng_state(stored["rng"])
@@ -123,9 +124,10 @@ def compare(data, methods=("unimodal", "joint", "uniform", "dgl"), seeds=(0, 1, 
     fused accuracy (the modality's own for unimodal rows), always of the epoch chosen on validation.
 
     `save`: a JSON path, written atomically after every finished (method, seed) with the report so far (rows
-    only for methods whose seeds are all done). `resume`: a file `save` wrote: its finished runs are read back
-    instead of trained again; the settings must be the same (the differences are named otherwise). `record`:
-    more JSON-ready entries for the report's config (the command line records the dataset's name and options).
+    only for methods whose seeds are all done; by rank 0 alone under a process group). `resume`: a file `save`
+    wrote: its finished runs are read back instead of trained again; the settings must be the same (the
+    differences are named otherwise). `record`: more JSON-ready entries for the report's config (the command
+    line records the dataset's name and options).
     """
     return compare_with_histories(data, methods, seeds, encoder, fusion, alpha, config, save, resume, record,
                                   **overrides)[0]
@@ -152,7 +154,7 @@ def compare_with_histories(data, methods=("unimodal", "joint", "uniform", "dgl")
             if (label, seed) not in finished:
                 history = run(data, method, seed, encoder, fusion, cfg).history
                 finished[(label, seed)] = run_record(history, label, seed)
-                if save is not None:
+                if save is not None and distributed.is_main():
                     write_json(save, _compare_report(runs, seeds, finished, config))
             histories[label].append(history)
     return _compare_report(runs, seeds, finished, config), histories

@@ -7,7 +7,9 @@ machinery: each step is the authors' sequence of forward and backward passes.
   fused logits from detached features, backward of `alpha * sum_m L_m` (retaining the graph), the name-based
   wipe of the fusion's gradients, backward of `L_mm`; the step also clips at 40 and logs with `.item()`.
   The logits come from `logits(model, features, detached)`, by default the model's fusion module; tests pass
-  their own tensor algebra so that the fusion modules are checked too.
+  their own tensor algebra so that the fusion modules are checked too. `authors_dgl_step(..., forward=ddp)`
+  runs the forward pass through a wrapper instead, as the authors' `model(spec, image)` goes through their
+  DataParallel (under DistributedDataParallel this step leaves the ranks' fusion modules apart).
 - `authors_mmpareto_grads`, `authors_mmpareto_step`, `authors_min_norm_2`: GeWu-Lab/MMPareto_ICML2024
   `code/MMPareto.py` train_epoch (four backward passes) and `code/min_norm_solvers.py` (Python floats, host
   syncs included), on concat fusion.
@@ -21,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .methods import Method, get_method
+from .routing import Routing
 from .train import train_step
 
 
@@ -39,15 +42,25 @@ def concat_logits(model, z):
     return fused, uni
 
 
+AUTHORS_DGL_FORWARD = Routing(mm_to_encoders=False, uni_to_fusion=True)
+"""The forward pass of the authors' DGL model as a routing: fused logits on detached features, unimodal logits
+through the live fusion (their wipe between the two backward passes keeps the unimodal gradients out of it)."""
+
+
 def parameter_gradients(model):
     """Every parameter's current gradient, cloned: `{name: tensor or None}`."""
     return {name: None if p.grad is None else p.grad.clone() for name, p in model.named_parameters()}
 
 
-def _authors_dgl_backward(model, inputs, labels, alpha, logits):
-    """The authors' two backward passes; leaves the gradients in `.grad`, returns `(L_mm, sum_m L_m)`."""
-    z = {m: model.encoders[m](inputs[m]) for m in model.modalities}
-    fused, uni = logits(model, z, {m: t.detach() for m, t in z.items()})
+def _authors_dgl_backward(model, inputs, labels, alpha, logits, forward=None):
+    """The authors' two backward passes; leaves the gradients in `.grad`, returns `(L_mm, sum_m L_m)`. The
+    logits come from `logits`, or from `forward(inputs, AUTHORS_DGL_FORWARD)` when `forward` is given."""
+    if forward is None:
+        z = {m: model.encoders[m](inputs[m]) for m in model.modalities}
+        fused, uni = logits(model, z, {m: t.detach() for m, t in z.items()})
+    else:
+        output = forward(inputs, AUTHORS_DGL_FORWARD)
+        fused, uni = output.fused_logits, output.unimodal_logits
     loss_fused = F.cross_entropy(fused, labels)
     loss_uni = sum(F.cross_entropy(u, labels) for u in uni.values())
     (alpha * loss_uni).backward(retain_graph=True)
@@ -68,11 +81,15 @@ def authors_two_pass_gradients(model, inputs, labels, alpha, logits=module_logit
     return parameter_gradients(model)
 
 
-def authors_dgl_step(model, inputs, labels, optimizer, alpha, log, logits=module_logits):
+def authors_dgl_step(model, inputs, labels, optimizer, alpha, log, logits=module_logits, forward=None):
     """One optimizer step of the authors' DGL: two backward passes, the wipe, clipping at 40, and the per-step
-    `.item()` logs (appended to `log`: fused loss, unimodal loss, each encoder's mean absolute gradient)."""
+    `.item()` logs (appended to `log`: fused loss, unimodal loss, each encoder's mean absolute gradient).
+
+    `forward`, if given, runs the forward pass instead of `logits`: `model` wrapped in `DistributedDataParallel`,
+    called as `forward(inputs, AUTHORS_DGL_FORWARD)` (the wipe still reads the names of `model`'s parameters).
+    """
     optimizer.zero_grad()
-    loss_fused, loss_uni = _authors_dgl_backward(model, inputs, labels, alpha, logits)
+    loss_fused, loss_uni = _authors_dgl_backward(model, inputs, labels, alpha, logits, forward)
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=40)
     log.append([loss_fused.item(), loss_uni.item()]
                + [torch.cat([p.grad.abs().flatten() for p in model.encoders[m].parameters()]).mean().item()

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .cache import describe
 from .checkpoint import check_target, load_checkpoint, restore, save_checkpoint
 from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
@@ -141,9 +142,19 @@ def _check_data(model, data):
         if classes is not None and int(labels.max()) >= classes:
             raise InvalidValue(f"the {name} split has label {int(labels.max())} but the model has {classes} classes; "
                                f"build the model from this data")
-        if name == "train" and len(torch.unique(labels)) < 2:
-            raise InvalidValue(f"the training split holds one class only ({int(labels[0])}); a classifier needs "
-                               f"samples of at least 2 classes")
+        parameter = next(model.parameters())
+        wrong = {m: x.dtype for m, x in getattr(split, "inputs", {}).items() if x.dtype != parameter.dtype}
+        if wrong:
+            raise InvalidType(f"the {name} split's inputs {wrong} are not of the model's dtype {parameter.dtype}; "
+                              f"convert one of them (e.g. x.float() for the data, or model.double())")
+
+
+def _check_classes(split):
+    """Refuse an in-memory training split of one class (a classifier needs two)."""
+    labels = getattr(split, "labels", None)
+    if labels is not None and len(torch.unique(labels)) < 2:
+        raise InvalidValue(f"the training split holds one class only ({int(labels[0])}); a classifier needs "
+                           f"samples of at least 2 classes")
 
 
 def batches(split, batch_size, shuffle=False, generator=None):
@@ -164,7 +175,9 @@ def evaluate(model, dataset, batch_size=512):
     """Accuracy and loss of `model` on `dataset`: `{"fused_acc", "unimodal_acc": {m: acc}, "loss"}`.
 
     `dataset`: a `MultimodalDataset` or any iterable of `(inputs, labels)` batches. Batches are moved to the
-    model's device as they come; samples are counted as they arrive.
+    model's device as they come; samples are counted as they arrive. Under a process group every rank must call
+    it: each evaluates its part of an in-memory split (an iterable delivers each rank's part itself), and the
+    counts and losses are summed over the ranks.
     """
     was_training = model.training
     model.eval()
@@ -173,7 +186,7 @@ def evaluate(model, dataset, batch_size=512):
     unimodal_correct = {m: torch.zeros_like(correct) for m in model.modalities}
     loss = torch.zeros_like(correct)
     n = 0
-    for inputs, labels in batches(dataset, batch_size):
+    for inputs, labels in batches(distributed.evaluation_split(dataset), batch_size):
         inputs, labels = to_device(inputs, labels, device)
         out = model(inputs)
         correct += (out.fused_logits.argmax(1) == labels).sum()
@@ -182,6 +195,8 @@ def evaluate(model, dataset, batch_size=512):
             unimodal_correct[m] += (logits.argmax(1) == labels).sum()
         n += len(labels)
     model.train(was_training)
+    correct, loss, n, *unimodal = distributed.summed([correct, loss, n, *unimodal_correct.values()])
+    unimodal_correct = dict(zip(unimodal_correct, unimodal))
     if n == 0:
         raise InvalidValue("evaluate got no samples: the split (or its iterable of batches) is empty")
     return {"fused_acc": correct.item() / n, "unimodal_acc": {m: c.item() / n for m, c in unimodal_correct.items()},
@@ -311,12 +326,17 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, checkpoint=
     `on_epoch_end(epoch, model)`, if given, is called after each epoch's last step (epoch counted from 1),
     e.g. to measure gradients at the parameters training has reached.
     `checkpoint`: a file path; after every epoch, the whole training state is saved there atomically (see
-    `minidgl.checkpoint`). `resume`: a checkpoint path written that way, to continue from its epoch exactly as if
+    `minidgl.checkpoint`; by rank 0 alone under a process group). `resume`: a checkpoint path written that way, to continue from its epoch exactly as if
     training had not stopped (the same model, method and settings; only `epochs` may grow).
     `overrides` set `TrainConfig` fields, e.g. `fit(model, data, "dgl", epochs=20, lr=0.02)`.
     Every random generator is seeded from `seed` for the training, and the caller's generators get their states
     back afterwards (`restore_rng=False` leaves them where training left them, as `experiments.run` does), so a
     model from `build_model(data, seed=s)` trained with `seed=s` gives the same result in any process.
+
+    Under a process group (`minidgl.distributed`, e.g. started by torchrun) every rank calls `fit` with the same
+    arguments: the model is wrapped in `DistributedDataParallel`, `batch_size` is the global batch, each rank
+    trains on its share of the same shuffled batches of an in-memory split (a split with `set_epoch` is told
+    each epoch) and the recorded metrics are those of the global batches.
     """
     cfg = make_config(config, **overrides)
     with seeded(cfg.seed, restore=restore_rng):
@@ -333,7 +353,10 @@ def _fit(model, data, method, cfg, on_epoch_end, checkpoint, resume):
     model.to(device)
     if hasattr(data, "to"):
         data = data.to(device)
-    step_model = torch.compile(model) if cfg.compile else model
+    step_model = distributed.wrap(model, find_unused_parameters=not method.trains_all_parameters)
+    step_model = torch.compile(step_model) if cfg.compile else step_model
+    train = distributed.training_split(data.train, cfg.batch_size)
+    _check_classes(data.train)
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "float16" else None
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
@@ -345,15 +368,17 @@ def _fit(model, data, method, cfg, on_epoch_end, checkpoint, resume):
         history, best_score, best_state = _resume(resume, model, method, cfg, optimizer, scheduler, scaler, shuffle)
     start = len(history.train_loss)
 
-    for epoch in tqdm(range(start, cfg.epochs), desc=method.name, disable=not cfg.progress, leave=False,
-                      initial=start, total=cfg.epochs):
+    for epoch in tqdm(range(start, cfg.epochs), desc=method.name, disable=not (cfg.progress and distributed.is_main()),
+                      leave=False, initial=start, total=cfg.epochs):
         model.train()
+        distributed.set_epoch(data.train, epoch)
         steps = _EpochRecord(model.modalities)
-        for inputs, labels in batches(data.train, cfg.batch_size, shuffle=True, generator=shuffle):
+        for inputs, labels in batches(train, cfg.batch_size, shuffle=True, generator=shuffle):
             inputs, labels = to_device(inputs, labels, device)
             step = train_step(model, method, optimizer, inputs, labels, epoch, cfg.clip_grad_norm, cfg.amp,
                               step_model, cfg.track_unimodal, scaler, cfg.micro_batches)
             steps.add(step, labels)
+        steps.sum_over_ranks()
         if not steps.size:
             raise InvalidValue("the training split gave no batches: it (or its iterable of batches) is empty")
         scheduler.step()
@@ -374,7 +399,7 @@ def _fit(model, data, method, cfg, on_epoch_end, checkpoint, resume):
         if _score(method, val) > best_score:
             best_score, history.best_epoch = _score(method, val), epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.is_main():
             save_checkpoint(checkpoint, model, optimizer, scheduler, len(history.step_loss), epoch + 1, best_score, cfg,
                             training={"method": describe(method), "history": history.to_dict(),
                                       "best_model": best_state, "shuffle": shuffle.get_state(),
@@ -447,6 +472,21 @@ class _EpochRecord:
         for name, per_modality in (step.stats or {}).items():
             for m, value in per_modality.items():
                 self.stats.setdefault(name, {}).setdefault(m, []).append(value.detach())
+
+    def sum_over_ranks(self):
+        """Turn each rank's per-step values into the global batch's: losses averaged over the ranks (each is the
+        mean over an equal share of the batch), counts and sizes summed. A no-op without a process group."""
+        world = distributed.world_size()
+        if world == 1:
+            return
+        steps, modalities = len(self.loss), [m for m in self.modalities if self.unimodal_correct[m]]
+        unimodal = [c for m in modalities for c in self.unimodal_correct[m]]
+        values = distributed.summed(self.loss + self.correct + unimodal)
+        self.loss = [loss / world for loss in values[:steps]]
+        self.correct = values[steps:2 * steps]
+        for i, m in enumerate(modalities, start=2):
+            self.unimodal_correct[m] = values[i * steps:(i + 1) * steps]
+        self.sizes = [size * world for size in self.sizes]
 
     def write(self, history):
         """Append this epoch's means and per-step values to `history`."""

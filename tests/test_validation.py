@@ -42,12 +42,22 @@ def test_modality_names_are_checked_where_the_dataset_is_built(name):
         minidgl.MultimodalDataset({name: torch.zeros(2, 1)}, [0, 1])
 
 
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.bool, torch.float64, torch.float16])
-def test_inputs_of_another_dtype_become_float32_with_their_values(dtype):
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.bool])
+def test_integer_and_bool_inputs_become_float32_with_their_values(dtype):
     x = torch.tensor([[0, 1], [1, 0], [1, 1]]).to(dtype)
     data = minidgl.MultimodalDataset({"a": x}, [0, 1, 0])
     assert data.inputs["a"].dtype == torch.float32
     assert data.inputs["a"].tolist() == [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_floating_inputs_keep_their_dtype_and_fit_names_a_mismatch_with_the_model(toy, dtype):
+    x = toy.train.inputs["a"].to(dtype)
+    data = minidgl.MultimodalDataset({"a": x, "b": toy.train.inputs["b"]}, toy.train.labels)
+    assert data.inputs["a"].dtype == dtype
+    with pytest.raises(InvalidType, match=rf"the train split's inputs \{{'a': {dtype}\}} are not of the model's "
+                                          r"dtype torch.float32; convert one of them"):
+        minidgl.fit(minidgl.build_model(toy), minidgl.Splits(data, toy.val, toy.test), progress=False)
 
 
 def test_nan_or_inf_inputs_are_named_by_modality_and_sample():
@@ -170,7 +180,7 @@ def test_any_dataset_is_built_sound_or_refused_clearly(labels, class_count, valu
         data = minidgl.MultimodalDataset({name: x}, labels, class_names)
     except MinidglError:
         return
-    assert data.inputs[name].dtype == torch.float32 and torch.isfinite(data.inputs[name]).all()
+    assert data.inputs[name].is_floating_point() and torch.isfinite(data.inputs[name]).all()
     assert data.labels.dtype == torch.int64 and len(data) == len(labels) >= 1 and data.num_classes >= 2
     assert 0 <= int(data.labels.min()) and int(data.labels.max()) < data.num_classes
     minidgl.build_model(data)  # a name the dataset accepts, a model accepts too

@@ -15,9 +15,9 @@ class MultimodalDataset(torch.utils.data.Dataset):
     Indexing returns `({modality: (*shape)}, label)`, so it also works with a plain `DataLoader`.
     Checked here, once: modality names are non-empty strings a module can be named (no `.`), inputs are tensors
     with one row per label and only finite values, labels are integers from 0 to K - 1 with K = the number of
-    `class_names` (default: the largest label + 1), and K >= 2. Inputs of another dtype (float64, float16,
-    integer, bool) are converted to float32 (`torch.get_default_dtype()`), values unchanged: scale images
-    yourself.
+    `class_names` (default: the largest label + 1), and K >= 2. Integer and bool inputs are converted to float32
+    (`torch.get_default_dtype()`), values unchanged (scale images yourself); floating inputs keep their dtype,
+    which `fit` requires to be the model's (float32 unless you convert the model, e.g. `model.double()`).
     """
 
     def __init__(self, inputs, labels, class_names=None):
@@ -152,7 +152,8 @@ def _as_input(name, x, n):
     if x.is_complex():
         raise InvalidType(f"modality '{name}' is complex ({x.dtype}); give real values, e.g. x.abs() or "
                           f"torch.view_as_real(x)")
-    x = x.to(torch.get_default_dtype())
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
     finite = torch.isfinite(x).flatten(1).all(1)
     if not finite.all():
         bad = torch.nonzero(~finite).flatten()

@@ -26,6 +26,13 @@ class Method:
         """Whether this method's loss or backward reads `Output.unimodal_logits` (else a step may skip them)."""
         return self.routing.alpha > 0
 
+    @property
+    def trains_all_parameters(self):
+        """Whether every parameter gets a gradient at each step; if not, `DistributedDataParallel` must look for
+        the unused ones. A routing leaves the encoders without one only if the fused loss may not reach them
+        and the unimodal losses have weight 0."""
+        return self.routing.mm_to_encoders or self.routing.alpha > 0
+
     def check(self, model):
         """Raise if this method cannot train `model` (e.g. it names a modality the model lacks)."""
 

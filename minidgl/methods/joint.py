@@ -38,6 +38,7 @@ class Unimodal(Method):
         self.selection_metric = modality
 
     needs_unimodal_logits = True
+    trains_all_parameters = False  # the other modalities' encoders get no gradient
 
     def check(self, model):
         if self.modality not in model.modalities:

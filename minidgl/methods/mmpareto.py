@@ -22,10 +22,15 @@ Cost: with F a forward pass and B a backward pass through all encoders, the auth
 (L_mm's pass and the sum's pass cross every encoder, L_a and L_v one encoder each); this one F + 2B. Two
 vector-Jacobian products per encoder are unavoidable (the rule needs g_mm and g_m tensor by tensor), so the
 saving is bounded near (F + 2B) / (F + 3B), about 0.7 when B = 2F (benchmarks/step_cost.py).
+
+Under DistributedDataParallel the backward of the sum gives every rank the averaged gradient, but `autograd.grad`
+passes no DDP hook: g_mm is averaged over the ranks (`distributed.averaged`) before the rule, so that every rank
+combines the gradients of the whole global batch, as one process would.
 """
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..errors import InvalidValue
 from ..routing import UNIFORM
 from .base import Method
@@ -67,6 +72,7 @@ class MMPareto(Method):
         params = {m: [p for p in encoder.parameters() if p.requires_grad] for m, encoder in model.encoders.items()}
         flat_params = [p for ps in params.values() for p in ps]
         mm_grads = torch.autograd.grad(losses.fused, flat_params, retain_graph=True, allow_unused=True)
+        mm_grads = distributed.averaged(mm_grads)  # autograd.grad fires no DistributedDataParallel hook
         losses.total.backward()
         mm_grads, stats = iter(mm_grads), {"cos": {}, "conflict": {}}
         for m, ps in params.items():

@@ -11,9 +11,14 @@ loss `L_mm` (joint routing); then, for each batch:
 `u_m` is modality m's contribution to the fused logits, as the fusion defines it (`Fusion.contribution`): for
 concat fusion the authors' `W_m z_m + b / 2` (half the bias, their `fc_out.weight[:, :512]`, `+ bias / 2`);
 for any other fusion, the fusion's own unimodal logits.
+
+Under DistributedDataParallel the scores are summed over the ranks before the ratio (one process's ratio on the
+global batch), and the noise is drawn from the global generator, which every rank seeds alike and advances alike
+(`fit` seeds it), so all ranks add the same noise.
 """
 import torch
 
+from .. import distributed
 from ..errors import InvalidValue
 from ..routing import JOINT
 from .base import Method
@@ -85,7 +90,8 @@ class OGMGE(Method):
 
     def backward(self, model, output, losses, labels, epoch):
         losses.total.backward()
-        rho, k = self.coefficients(self.unimodal_scores(model, output, labels))
+        scores = self.unimodal_scores(model, output, labels)
+        rho, k = self.coefficients(dict(zip(scores, distributed.summed(scores.values()))))
         if self.start <= epoch <= self.end:
             self.modulate(model, k)
         return {"rho": rho, "k": k}

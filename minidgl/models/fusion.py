@@ -89,7 +89,8 @@ class ConcatFusion(Fusion):
     def contribution(self, features, modality):
         """`W_m z_m + b / M`: the OGM-GE authors' split of the fused logits (`+ bias / 2` for two modalities)."""
         weights = dict(zip(self.feature_dims, self.fc_out.weight.split(list(self.feature_dims.values()), dim=1)))
-        return features[modality].float() @ weights[modality].T + self.fc_out.bias / len(self.feature_dims)
+        weight = weights[modality]  # features in the weight's dtype: float32 under bfloat16 autocast, float64 too
+        return features[modality].to(weight.dtype) @ weight.T + self.fc_out.bias / len(self.feature_dims)
 
 
 class SumFusion(Fusion):
