@@ -165,8 +165,9 @@ def check_train(args):
             _, history = run(data, method, args.seed, args.encoder, args.fusion, checkpoint=checkpoint,
                              resume=args.resume, **config)
         except KeyboardInterrupt:
+            saved = checkpoint is not None and checkpoint.is_file()
             _interrupted(f"the last finished epoch is saved in {checkpoint}; continue with --resume {checkpoint}"
-                         if checkpoint and checkpoint.is_file() else "nothing was saved (--checkpoint keeps every epoch)")
+                         if saved else "nothing was saved (--checkpoint keeps every epoch)")
         if not distributed.is_main():
             return
         print(f"{history.method}: test accuracy {history.test_acc:.3f} (epoch {history.best_epoch} chosen on "

@@ -49,8 +49,9 @@ def usage_error(argv, capsys):
     (["train", "--method", "ogm-ge", "--dgl-alpha", "2"], "--dgl-alpha 2.0: DGL's weight, but --method is ogm-ge"),
     (["compare", "--methods", "joint", "--dgl-alpha", "1"], "--dgl-alpha 1.0: DGL's weight, but --methods joint do "
                                                             "not include dgl"),
-    (["compare", "--methods", "joint", "dgl", "--dgl-alpha", "inf"], "--dgl-alpha inf: alpha weighs the unimodal losses and must be a finite"),
-    (["compare", "--methods", "joint", "dgl", "--dgl-alpha", "-1"], "--dgl-alpha -1.0: alpha weighs the unimodal losses"),
+    (["compare", "--methods", "joint", "dgl", "--dgl-alpha", "inf"], "--dgl-alpha inf: alpha weighs the unimodal "
+                                                                      "losses and must be a finite"),
+    (["compare", "--methods", "joint", "dgl", "--dgl-alpha", "-1"], "--dgl-alpha -1.0: alpha weighs the unimodal"),
     (["compare", "--seeds", "0", "0"], "--seeds 0 0: seeds [0, 0] repeat [0]"),
     (["compare", "--methods", "joint", "joint"], "--methods joint joint: methods ['joint', 'joint'] run ['joint'] "
                                                  "more than once"),
