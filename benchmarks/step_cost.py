@@ -11,15 +11,15 @@ loop is `minidgl.timing` (methods interleaved in a rotated order, each on its ow
 """
 import argparse
 import copy
-import json
-from pathlib import Path
 
 import torch
 
 import minidgl
 from minidgl import timing
+from minidgl.jsonfile import check_writable, write_json
 from minidgl.models import MultimodalNet, build_encoder, build_fusion
 from minidgl.reference import authors_dgl_step, authors_mmpareto_step
+from minidgl.runtime import resolve_device
 
 CASES = {
     # name: (encoder, {modality: per-sample shape}, classes, feature_dim, batch); the CNN and ResNet batches
@@ -72,34 +72,48 @@ def markdown(results):
     return "\n".join(lines)
 
 
-def main():
+def at_least(minimum):
+    """An argparse type: an integer >= `minimum` (anything else is a usage error naming the value)."""
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"need an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--repeats", type=int, default=None,
+    parser.add_argument("--repeats", type=at_least(1), default=None,
                         help="timed steps per method (default 30 MLP, 8 CNN, 3 ResNet)")
-    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--warmup", type=at_least(0), default=1)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (10 MLP, 3 CNN, 2 ResNet)")
     parser.add_argument("--stat", choices=["median", "min"], default="median",
                         help="per-method statistic; 'min' resists load from other processes on a shared machine")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
+    parser.add_argument("--threads", type=at_least(1), default=1, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+        if args.json:
+            check_writable(args.json)
+    except minidgl.errors.MinidglError as error:
+        parser.error(str(error))
 
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else minidgl.default_device()
     results = {}
     for case in args.cases:
         quick, full = {"mlp": (10, 30), "cnn": (3, 8), "resnet18": (2, 3)}[CASES[case][0]]
-        repeats = args.repeats or (quick if args.quick else full)
+        repeats = args.repeats if args.repeats is not None else (quick if args.quick else full)
         results[case] = time_case(case, device, repeats, args.warmup, args.stat)
     print(f"Step time relative to joint training ({args.stat} of repeats; device {device}, "
           f"{torch.get_num_threads()} CPU thread(s), torch {torch.__version__})\n")
     print(markdown(results))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"device": str(device), "torch": torch.__version__, "stat": args.stat,
-                                               "threads": torch.get_num_threads(), "results": results}, indent=2))
+        write_json(args.json, {"device": str(device), "torch": torch.__version__, "stat": args.stat,
+                               "threads": torch.get_num_threads(), "results": results})
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ class UnknownKey(MinidglError, KeyError):
 
 
 class NotFinite(MinidglError, FloatingPointError):
-    """Training produced a NaN or infinite loss."""
+    """A NaN or infinite value where a finite one is needed: in the data, or a loss during training."""
 
 
 class MissingFile(MinidglError, FileNotFoundError):

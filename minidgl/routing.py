@@ -8,6 +8,8 @@
 `MultimodalNet.forward(inputs, routing)` applies the two detaches; `routed_loss` weighs the losses, so one
 `backward()` trains every routing.
 """
+import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -30,8 +32,9 @@ class Routing:
     alpha: float = 0.0
 
     def __post_init__(self):
-        if not self.alpha >= 0:
-            raise InvalidValue(f"alpha weighs the unimodal losses and must be >= 0, got {self.alpha}")
+        alpha = self.alpha
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha < math.inf:
+            raise InvalidValue(f"alpha weighs the unimodal losses and must be a finite number >= 0, got {alpha!r}")
 
 
 JOINT = Routing(mm_to_encoders=True, uni_to_fusion=True, alpha=0.0)

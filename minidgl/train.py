@@ -1,6 +1,8 @@
 """train_step / fit / evaluate / History: the training loop every chapter uses, device-agnostic and free of host
 syncs per step, over in-memory splits or any iterable of batches (a DataLoader, a stream)."""
 import contextlib
+import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
@@ -13,7 +15,7 @@ from .errors import InvalidType, InvalidValue, NotFinite, UnknownKey
 from .methods import get_method
 from .models import Output, Tokens
 from .routing import Losses
-from .runtime import resolve_device, seed_everything
+from .runtime import check_seed, resolve_device, seeded
 
 
 @dataclass
@@ -37,6 +39,42 @@ class TrainConfig:
     track_unimodal: bool = True     # record the unimodal heads' training accuracy; False skips the unimodal
                                     # logits on the steps of methods that do not need them (joint: M passes less)
     progress: bool = True           # a tqdm bar over epochs
+
+    def __post_init__(self):
+        """Refuse a setting training cannot use, naming it, its value and what is valid."""
+        for name, (valid, what) in CONFIG_RULES.items():
+            value = getattr(self, name)
+            if not valid(value):
+                raise InvalidValue(f"{name} must be {what}, got {value!r}")
+        check_seed(self.seed)
+
+
+def _integer(value, low=1):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
+
+
+def _positive(value, allow_zero=False):
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            and (value >= 0 if allow_zero else value > 0))
+
+
+CONFIG_RULES = {  # TrainConfig field: (test of a valid value, what is valid)
+    "epochs": (_integer, "an integer >= 1"),
+    "batch_size": (_integer, "an integer >= 1"),
+    "lr": (lambda v: _positive(v) and v <= 1e6, "a number > 0 and <= 1e6"),
+    "momentum": (lambda v: _positive(v, allow_zero=True), "a finite number >= 0"),
+    "weight_decay": (lambda v: _positive(v, allow_zero=True), "a finite number >= 0"),
+    "lr_milestones": (lambda v: isinstance(v, (tuple, list)) and all(_integer(e) for e in v),
+                      "a tuple of epochs (integers >= 1)"),
+    "clip_grad_norm": (lambda v: v is None or _positive(v), "None (no clipping) or a finite number > 0"),
+    "micro_batches": (_integer, "an integer >= 1"),
+    "amp": (lambda v: v is False or v is True or v in ("bfloat16", "float16"), "False, True, 'bfloat16' or 'float16'"),
+    "compile": (lambda v: isinstance(v, bool), "True or False"),
+    "device": (lambda v: v is None or isinstance(v, (str, torch.device)), "None, a device name or a torch.device"),
+    "eval_batch_size": (_integer, "an integer >= 1"),
+    "track_unimodal": (lambda v: isinstance(v, bool), "True or False"),
+    "progress": (lambda v: isinstance(v, bool), "True or False"),
+}
 
 
 @dataclass
@@ -93,6 +131,30 @@ def _check_data(model, data):
     if modalities is not None and modalities != model.modalities:
         raise UnknownKey(f"the data has modalities {modalities} but the model was built for {model.modalities}; "
                          f"build the model from this data or select its modalities with data.select(...)")
+    for name in ("train", "val", "test"):
+        split = getattr(data, name, None)
+        labels = getattr(split, "labels", None)
+        if labels is None:
+            continue  # an iterable of batches: its samples are counted as they come
+        if not len(labels):
+            raise InvalidValue(f"the {name} split is empty; split the data so that every split has samples")
+        classes = getattr(getattr(model, "config", None), "num_classes", None)
+        if classes is not None and int(labels.max()) >= classes:
+            raise InvalidValue(f"the {name} split has label {int(labels.max())} but the model has {classes} classes; "
+                               f"build the model from this data")
+        parameter = next(model.parameters())
+        wrong = {m: x.dtype for m, x in getattr(split, "inputs", {}).items() if x.dtype != parameter.dtype}
+        if wrong:
+            raise InvalidType(f"the {name} split's inputs {wrong} are not of the model's dtype {parameter.dtype}; "
+                              f"convert one of them (e.g. x.float() for the data, or model.double())")
+
+
+def _check_classes(split):
+    """Refuse an in-memory training split of one class (a classifier needs two)."""
+    labels = getattr(split, "labels", None)
+    if labels is not None and len(torch.unique(labels)) < 2:
+        raise InvalidValue(f"the training split holds one class only ({int(labels[0])}); a classifier needs "
+                           f"samples of at least 2 classes")
 
 
 def batches(split, batch_size, shuffle=False, generator=None):
@@ -188,6 +250,8 @@ def train_step(model, method, optimizer, inputs, labels, epoch=0, clip_grad_norm
     if not (isinstance(micro_batches, int) and 1 <= micro_batches <= len(labels)):
         raise InvalidValue(f"micro_batches must be an integer from 1 to the batch size {len(labels)}, "
                            f"got {micro_batches!r}")
+    if clip_grad_norm is not None and not _positive(clip_grad_norm):
+        raise InvalidValue(f"clip_grad_norm must be None (no clipping) or a finite number > 0, got {clip_grad_norm!r}")
     optimizer.zero_grad(set_to_none=True)
     parts = [(inputs, labels)] if micro_batches == 1 else [
         (dict(zip(inputs, split)), part_labels) for *split, part_labels in
@@ -250,7 +314,8 @@ def _score(method, metrics):
     return metrics["fused_acc"] if metric == "fused" else metrics["unimodal_acc"][metric]
 
 
-def fit(model, data, method="joint", config=None, on_epoch_end=None, checkpoint=None, resume=None, **overrides):
+def fit(model, data, method="joint", config=None, on_epoch_end=None, checkpoint=None, resume=None, restore_rng=True,
+        **overrides):
     """Train `model` on `data.train` with `method`, select the epoch with the best `data.val` accuracy,
     restore it and evaluate `data.test` once. Returns a `History`.
 
@@ -264,6 +329,9 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, checkpoint=
     `minidgl.checkpoint`; by rank 0 alone under a process group). `resume`: a checkpoint path written that way, to continue from its epoch exactly as if
     training had not stopped (the same model, method and settings; only `epochs` may grow).
     `overrides` set `TrainConfig` fields, e.g. `fit(model, data, "dgl", epochs=20, lr=0.02)`.
+    Every random generator is seeded from `seed` for the training, and the caller's generators get their states
+    back afterwards (`restore_rng=False` leaves them where training left them, as `experiments.run` does), so a
+    model from `build_model(data, seed=s)` trained with `seed=s` gives the same result in any process.
 
     Under a process group (`minidgl.distributed`, e.g. started by torchrun) every rank calls `fit` with the same
     arguments: the model is wrapped in `DistributedDataParallel`, `batch_size` is the global batch, each rank
@@ -271,21 +339,24 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, checkpoint=
     each epoch) and the recorded metrics are those of the global batches.
     """
     cfg = make_config(config, **overrides)
-    method = get_method(method)
+    with seeded(cfg.seed, restore=restore_rng):
+        return _fit(model, data, get_method(method), cfg, on_epoch_end, checkpoint, resume)
+
+
+def _fit(model, data, method, cfg, on_epoch_end, checkpoint, resume):
+    """`fit`'s training, with the generators already seeded."""
     method.check(model)
     _check_data(model, data)
     if checkpoint is not None:
         check_target(checkpoint, model)
     device = resolve_device(cfg.device)
-    seed_everything(cfg.seed)
     model.to(device)
     if hasattr(data, "to"):
         data = data.to(device)
-    if cfg.amp not in (False, *AMP_DTYPES):
-        raise InvalidValue(f"amp must be False, True, 'bfloat16' or 'float16', got {cfg.amp!r}")
     step_model = distributed.wrap(model, find_unused_parameters=not method.trains_all_parameters)
     step_model = torch.compile(step_model) if cfg.compile else step_model
     train = distributed.training_split(data.train, cfg.batch_size)
+    _check_classes(data.train)
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "float16" else None
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)

@@ -123,8 +123,10 @@ def test_resume_refuses_another_model_method_or_settings(toy, tmp_path):
     other = minidgl.build_model(toy, feature_dim=16)
     with pytest.raises(ValueError, match="checkpoint of another model"):
         minidgl.fit(other, toy, "dgl", epochs=2, resume=path, progress=False)
-    with pytest.raises(ValueError, match="already trained 1 epochs, more than epochs=0"):
-        _fit(toy, "dgl", 0, resume=path)
+    longer = tmp_path / "two_epochs.pt"
+    _fit(toy, "dgl", 2, checkpoint=longer)
+    with pytest.raises(ValueError, match="already trained 2 epochs, more than epochs=1"):
+        _fit(toy, "dgl", 1, resume=longer)
     with pytest.raises(ValueError, match="holds no training state"):
         _fit(toy, "dgl", 2, resume=minidgl.save_checkpoint(tmp_path / "weights.pt", other))
     with pytest.raises(ValueError, match="holds no validation-selected weights"):

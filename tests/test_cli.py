@@ -40,7 +40,8 @@ def test_train_command(tmp_path, capsys):
 def test_errors_exit_with_a_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv + ["--quiet"])
-    assert message in str(exit_info.value.code)
+    assert exit_info.value.code == 2  # a usage error, found before any training
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["compare"], ["probe"]])

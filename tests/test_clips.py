@@ -158,13 +158,13 @@ def test_prepare_then_train_from_the_command_line(crema_raw, tmp_path, capsys):
     (["--dataset", "gaussian-toy", "--data-root", "x", "--frames", "2"],
      "--data-root, --frames are for real clips (crema-d, kinetics-sounds), not the built-in 'gaussian-toy'"),
 ])
-def test_command_line_refuses_mixed_options(argv, message):
+def test_command_line_refuses_mixed_options(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["train", *argv, "--epochs", "1"])
-    assert message in str(exit_.value.code)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err  # a usage error, before any training
 
 
-def test_command_line_names_a_missing_prepared_folder(tmp_path):
+def test_command_line_names_a_missing_prepared_folder(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--dataset", "kinetics-sounds", "--data-root", str(tmp_path)])
-    assert "no prepared kinetics-sounds folder" in str(exit_.value.code)
+    assert exit_.value.code == 2 and "no prepared kinetics-sounds folder" in capsys.readouterr().err

@@ -26,7 +26,7 @@ def test_av_digits_splits_by_image_and_redraws_the_noise():
     assert torch.equal(noisy.train.labels[:n], noisy.train.labels[n:])
     assert not torch.allclose(noisy.train.inputs["visual"][:n], noisy.train.inputs["visual"][n:])
     assert not torch.allclose(noisy.train.inputs["audio"][:n], noisy.train.inputs["audio"][n:])
-    with pytest.raises(ValueError, match="copies is how many noisy versions"):
+    with pytest.raises(ValueError, match="copies .noisy versions of each image. must be an integer >= 1, got 0"):
         minidgl.make_av_digits(copies=0)
 
 
@@ -80,7 +80,7 @@ def test_select_loader_and_to(toy):
 
 def test_dataset_rejects_mismatched_sizes():
     with pytest.raises(ValueError, match="modality 'b' has 3 samples but there are 4 labels"):
-        minidgl.MultimodalDataset({"a": torch.zeros(4, 2), "b": torch.zeros(3, 2)}, torch.zeros(4))
+        minidgl.MultimodalDataset({"a": torch.zeros(4, 2), "b": torch.zeros(3, 2)}, torch.tensor([0, 1, 0, 1]))
 
 
 def test_load_dataset_by_name():

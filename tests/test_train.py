@@ -89,7 +89,7 @@ def test_nan_loss_stops_naming_epoch_and_step(toy, monkeypatch):
 
 def test_bad_options_are_named(toy):
     model = minidgl.build_model(toy)
-    with pytest.raises(ValueError, match="alpha weighs the unimodal losses and must be >= 0, got -1"):
+    with pytest.raises(ValueError, match="alpha weighs the unimodal losses and must be a finite number >= 0, got -1"):
         minidgl.DGL(alpha=-1)
     with pytest.raises(ValueError, match=r"unknown method 'dgll'; choose one of \[.*'dgl'.*\]"):
         minidgl.fit(model, toy, "dgll")

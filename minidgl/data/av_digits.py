@@ -3,8 +3,7 @@ import math
 
 import torch
 
-from .dataset import MultimodalDataset, Splits, stratified_indices
-from ..errors import InvalidValue
+from .dataset import MultimodalDataset, Splits, check_number, stratified_indices
 
 # The telephone keypad's dual-tone code (ITU-T Q.23): digit -> (row frequency, column frequency) in Hz.
 DTMF_HZ = {1: (697, 1209), 2: (697, 1336), 3: (697, 1477),
@@ -39,6 +38,13 @@ def log_spectrogram(waves, n_fft=N_FFT, hop=HOP):
     return torch.log(power + 1e-6).unsqueeze(1)
 
 
+def check_options(image_noise=0.5, snr_db=-14.0, copies=20):
+    """Raise a clear error unless `make_av_digits` can use these knobs (checked before any data is made)."""
+    check_number("image_noise (a standard deviation)", image_noise, minimum=0)
+    check_number("snr_db", snr_db, minimum=-200, maximum=200)
+    check_number("copies (noisy versions of each image)", copies, minimum=1, integer=True)
+
+
 def make_av_digits(image_noise=0.5, snr_db=-14.0, copies=20, seed=0, val_fraction=0.2, test_fraction=0.2):
     """Build AV-Digits: `Splits` (stratified 60/20/20 by image) with modalities audio, visual.
 
@@ -56,11 +62,7 @@ def make_av_digits(image_noise=0.5, snr_db=-14.0, copies=20, seed=0, val_fractio
     twins), and DGL restores them. Chapter 2 contrasts `copies=1` (small data: the audio branch memorises
     its training samples).
     """
-    if image_noise < 0:
-        raise InvalidValue(f"image_noise is a standard deviation and must be >= 0, got {image_noise}")
-    if not (isinstance(copies, int) and copies >= 1):
-        raise InvalidValue(f"copies is how many noisy versions of each image to make; need an integer >= 1, "
-                           f"got {copies!r}")
+    check_options(image_noise, snr_db, copies)
     generator = torch.Generator().manual_seed(seed)
     from sklearn.datasets import load_digits  # imported here: `import minidgl` stays light
 

@@ -3,8 +3,7 @@ import math
 
 import torch
 
-from .dataset import MultimodalDataset, stratified_split
-from ..errors import InvalidValue
+from .dataset import MultimodalDataset, check_number, stratified_split
 
 
 def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, seed=0,
@@ -17,8 +16,12 @@ def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, see
     Returns `Splits` with inputs of shape `(dim,)`.
     """
     signal = dict(signal or {"a": 5.0, "b": 2.0})
-    if any(s < 0 for s in signal.values()):
-        raise InvalidValue(f"signal strengths must be >= 0, got {signal}")
+    for name, strength in signal.items():
+        check_number(f"the signal strength of '{name}'", strength, minimum=0)
+    check_number("num_classes", num_classes, minimum=2, integer=True)
+    check_number("dim", dim, minimum=1, integer=True)
+    check_number("noise", noise, minimum=0)
+    check_number("n", n, minimum=3 * num_classes, integer=True)
     generator = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % num_classes
     inputs = {}

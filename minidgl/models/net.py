@@ -8,6 +8,7 @@ from torch.func import functional_call
 
 from ..errors import InvalidType, InvalidValue, UnknownKey
 from ..routing import JOINT
+from ..runtime import seeded
 from .encoders import build_encoder
 from .fusion import build_fusion
 
@@ -117,12 +118,17 @@ class MultimodalNet(nn.Module):
                                    f"(batch, {', '.join('any' if e is None else str(e) for e in expected)})")
 
 
-def build_model(data, encoder="mlp", fusion="concat", feature_dim=64):
+def build_model(data, encoder="mlp", fusion="concat", feature_dim=64, seed=None):
     """A `MultimodalNet` fitted to `data` (`Splits` or `MultimodalDataset`: its modalities, shapes and classes),
     or built from a `ModelConfig` (then the other arguments are not used).
 
     `encoder` is a name from `ENCODERS` or a dict `{modality: name}`; `fusion` a name from `FUSIONS`.
+    `seed`: initialise the weights from this seed (the same weights as `seed_everything(seed)` then
+    `build_model(...)`), leaving the caller's random generators as they were; None draws from them.
     """
+    if seed is not None:
+        with seeded(seed):
+            return build_model(data, encoder, fusion, feature_dim)
     config = data if isinstance(data, ModelConfig) else ModelConfig(data.input_shapes, data.num_classes, encoder,
                                                                     fusion, feature_dim)
     shapes = config.input_shapes
