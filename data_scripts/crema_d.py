@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as `python data_scripts/crema_d.py`: import
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from data_scripts import media  # noqa: E402
-from minidgl.errors import InvalidValue, MinidglError, MissingFile  # noqa: E402
+from minidgl.errors import InvalidValue, MissingFile  # noqa: E402
 
 CLASS_ORDERS = {"ogm": ["NEU", "HAP", "SAD", "FEA", "DIS", "ANG"],
                 "alphabetical": ["ANG", "DIS", "FEA", "HAP", "NEU", "SAD"]}
@@ -158,19 +158,8 @@ def prepare(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        info, summary = prepare(args)
-    except MinidglError as error:
-        sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: finished clips are kept; run the same command again to resume")
-    print(f"CREMA-D, {info['front_end']} {tuple(info['feature_shape'])}: {summary}")
-    print("splits: " + "; ".join(f"{name} " + "/".join(str(s[p]) for p in ("train", "val", "test"))
-                                 for name, s in info["splits"].items()) + " (train/val/test)")
-    for name, reason in info["splits_not_written"].items():
-        print(f"split {name} not written: {reason}")
-    print(f"written to {args.out}")
+    media.main(prepare, build_parser().parse_args(argv),
+               lambda info: f"CREMA-D, {info['front_end']} {tuple(info['feature_shape'])}")
 
 
 if __name__ == "__main__":

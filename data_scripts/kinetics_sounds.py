@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as `python data_scripts/kinetics_sounds.py`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from data_scripts import media  # noqa: E402
-from minidgl.errors import InvalidValue, MinidglError, MissingFile  # noqa: E402
+from minidgl.errors import InvalidValue, MissingFile  # noqa: E402
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv")
 FBANK_FRAMES = 1024  # GeWu / OGM-GE process_audio.py: 10.24 s of 10-ms frames
@@ -152,20 +152,9 @@ def prepare(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        info, summary = prepare(args)
-    except MinidglError as error:
-        sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: finished clips are kept; run the same command again to resume")
-    print(f"Kinetics-Sounds, {info['front_end']} {tuple(info['feature_shape'])}, {len(info['class_names'])} "
-          f"classes ({info['class_order']}; table in classes.txt): {summary}")
-    print("splits: " + "; ".join(f"{name} " + "/".join(str(s[p]) for p in ("train", "val", "test"))
-                                 for name, s in info["splits"].items()) + " (train/val/test)")
-    for name, reason in info["splits_not_written"].items():
-        print(f"split {name} not written: {reason}")
-    print(f"written to {args.out}")
+    media.main(prepare, build_parser().parse_args(argv),
+               lambda info: f"Kinetics-Sounds, {info['front_end']} {tuple(info['feature_shape'])}, "
+                            f"{len(info['class_names'])} classes ({info['class_order']}; table in classes.txt)")
 
 
 if __name__ == "__main__":

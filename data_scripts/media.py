@@ -31,12 +31,13 @@ import os
 import pathlib
 import random
 import shutil
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from minidgl.data.clips import FORMAT_VERSION
-from minidgl.errors import InvalidValue
+from minidgl.errors import InvalidValue, MinidglError
 
 FPS = 1
 JPEG_QUALITY = 95                # OpenCV's default, which the authors' frame extraction used
@@ -435,3 +436,20 @@ def group_parts(clips, groups, val_fraction, test_fraction, seed):
     for clip, group in zip(clips, groups):
         parts[part_of[group]].append(clip)
     return parts
+
+
+def main(prepare, args, heading):
+    """What each script's `main` does: `prepare(args)` -> `(prepared.json content, Summary)`, then a report that
+    starts with `heading(info)`. User errors and Ctrl-C end in one line (finished clips are kept)."""
+    try:
+        info, summary = prepare(args)
+    except MinidglError as error:
+        sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted: finished clips are kept; run the same command again to resume")
+    print(f"{heading(info)}: {summary}")
+    print("splits: " + "; ".join(f"{name} " + "/".join(str(s[p]) for p in ("train", "val", "test"))
+                                 for name, s in info["splits"].items()) + " (train/val/test)")
+    for name, reason in info["splits_not_written"].items():
+        print(f"split {name} not written: {reason}")
+    print(f"written to {args.out}")
