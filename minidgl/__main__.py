@@ -7,6 +7,7 @@ import sys
 import torch
 
 from . import distributed
+from .checkpoint import check_target, load_checkpoint
 from .data import CLIP_DATASETS, DATASETS, load_dataset
 from .data.av_digits import check_options as check_av_digits_options
 from .data.clips import FRONT_ENDS
@@ -158,6 +159,10 @@ def check_train(args):
             raise InvalidValue(f"--dgl-alpha {args.dgl_alpha}: DGL's weight, but --method is {args.method}; "
                                f"leave it out or train dgl")
         method = METHODS["dgl"](alpha=args.dgl_alpha)
+    if args.resume is not None:
+        _checked("--resume", args.resume, load_checkpoint)
+    if args.checkpoint or args.resume:
+        _checked("--checkpoint", args.checkpoint or args.resume, lambda path: check_target(path, args.model))
 
     def train():
         checkpoint, config = args.checkpoint or args.resume, _config(args)

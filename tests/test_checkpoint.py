@@ -1,4 +1,6 @@
 """Checkpoints rebuild the network without the data and resume training exactly where it stopped."""
+import re
+
 import pytest
 import torch
 
@@ -147,3 +149,16 @@ def test_the_command_line_resumes_to_the_same_result(tmp_path):
     main(common + ["--epochs", "1", "--checkpoint", str(tmp_path / "run.pt")])
     main(common + ["--epochs", "3", "--resume", str(tmp_path / "run.pt"), "--json", str(tmp_path / "resumed.json")])
     assert (tmp_path / "resumed.json").read_text() == (tmp_path / "straight.json").read_text()
+
+
+@pytest.mark.parametrize("option,target,message", [
+    ("--resume", "missing.pt", "--resume .*missing.pt: no checkpoint at"),
+    ("--checkpoint", "no/such/folder/run.pt", "cannot write a checkpoint"),
+])
+def test_the_command_line_checks_checkpoint_paths_before_training(tmp_path, capsys, option, target, message):
+    from minidgl.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--dataset", "gaussian-toy", "--quiet", option, str(tmp_path / target)])
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
