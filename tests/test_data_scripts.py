@@ -262,6 +262,11 @@ def test_kinetics_sounds_with_the_gewu_lists(ks_raw, tmp_path, capsys):
     wave = media.decode_audio(raw / rows[0]["label"] / f"{rows[0]['clip']}.mp4", 16000)
     np.testing.assert_allclose(feature, media.kaldi_fbank(wave, media.front_end("fbank", 1024).params))
     assert "3 classes (the GeWu lists' label indices" in capsys.readouterr().out
+    from minidgl.__main__ import main  # the prepared folder trains from the command line, on either split
+    for split in ("authors", "stratified"):
+        main(["train", "--dataset", "kinetics-sounds", "--data-root", str(out), "--split", split, "--encoder", "mlp",
+              "--method", "dgl", "--epochs", "1", "--batch-size", "3", "--workers", "0", "--quiet"])
+        assert capsys.readouterr().out.startswith("dgl: test accuracy ")
     (tmp_path / "lists" / "my_test.txt").write_text(f"{next(iter(labels))},10,0\n")  # label 0 is tapping_pen
     assert "gives yt0x0_000000_000010 label 0, but it lies in the folder playing_bagpipes, class 1" in \
         run_error(kinetics_sounds.main, ["--raw", str(raw), "--out", str(tmp_path / "o"), "--split",
