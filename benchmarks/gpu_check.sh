@@ -33,8 +33,8 @@ timeout 150 python3 benchmarks/step_cost.py --quick --device cuda --json "$OUT/s
 
 section "throughput: loader vs ResNet-18 training (CREMA-D shapes)"
 for amp in "" "--amp bfloat16"; do
-    timeout 150 python3 benchmarks/throughput.py --device cuda --workers 8 --batch-size 64 --clips 640 --batches 8 \
-        $amp --json "$OUT/throughput${amp:+_bf16}.json"
+    timeout 150 python3 benchmarks/throughput.py --device cuda --workers 12 --batch-size 64 --clips 1280 --batches 16 \
+        --repeats 30 $amp --json "$OUT/throughput${amp:+_bf16}.json"
 done
-timeout 200 python3 benchmarks/throughput.py --device cuda --workers 8 --batch-size 64 --clips 640 --batches 8 \
-    --amp bfloat16 --compile --json "$OUT/throughput_bf16_compile.json"
+timeout 200 python3 benchmarks/throughput.py --device cuda --workers 12 --batch-size 64 --clips 1280 --batches 16 \
+    --repeats 30 --amp bfloat16 --compile --json "$OUT/throughput_bf16_compile.json"

@@ -104,7 +104,7 @@ def main():
     parser.add_argument("--frames", type=int, default=1, help="frames per clip (DGL's CREMA-D scripts: 1)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     parser.add_argument("--batches", type=int, default=8, help="timed loader batches")
-    parser.add_argument("--repeats", type=int, default=5, help="timed training steps per method")
+    parser.add_argument("--repeats", type=int, default=20, help="timed training steps per method")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--amp", choices=["bfloat16", "float16"], help="autocast dtype (default: none)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
