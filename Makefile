@@ -41,25 +41,33 @@ course: probe book
 # Trainings and probes come back from the results cache when they are exactly the same (book/setup.md);
 # MINIDGL_CACHE=off recomputes everything. `probe` trains on one thread, as the chapters do, so that the
 # book reads back the runs it trained.
+BUILD_BOOK := $(BIN)/jupyter-book build . --all --warningiserror
+
 book: $(STAMP)
 	book/vendor.sh $(BIN)/python
-	$(BIN)/jupyter-book build . --all --warningiserror
+	$(BUILD_BOOK)
 
 # Headless Chromium for the render and lab tests (Debian package; CI runs as root).
 browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-# The unit tests run on two workers (pytest-xdist). The book build executes every chapter and fails on any
-# error (the chapters' hidden assertions included), so it is the notebook test; nbval would execute them a
-# second time for nothing. Then the browser-side tests run side by side on two workers: the routing lab is
-# driven in a real JupyterLab (chapter 4's student edition, run all there), the other chapters' student
+# The book build executes every chapter and fails on any error (the chapters' hidden assertions included), so
+# it is the notebook test; nbval would execute them a second time for nothing. It executes one chapter at a
+# time on one thread, so the unit tests run beside it, in one process on the other core (their report is
+# printed once both are done). Then the browser-side tests run side by side on two workers: the routing lab
+# is driven in a real JupyterLab (chapter 4's student edition, run all there), the other chapters' student
 # editions run top to bottom, and the render test checks the pages the build wrote (the chapters' trainings
 # come back from the results cache the build filled). `make notebooks` runs the chapters under nbval alone.
 AFTER_BOOK := tests/book/test_lab.py tests/book/test_student_edition.py tests/book/test_rendered.py
+UNIT_LOG   := _build/unit-tests.log
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests $(AFTER_BOOK:%=--ignore=%)
-	$(MAKE) book browser
+test: $(STAMP) browser
+	book/vendor.sh $(BIN)/python
+	mkdir -p _build
+	$(BIN)/python -m pytest tests $(AFTER_BOOK:%=--ignore=%) >$(UNIT_LOG) 2>&1 & units=$$!; \
+	$(BUILD_BOOK); book=$$?; \
+	wait $$units; unit_status=$$?; echo "== unit tests (run beside the book build)"; cat $(UNIT_LOG); \
+	test $$book -eq 0 && test $$unit_status -eq 0
 	MINIDGL_REQUIRE_BOOK=1 $(BIN)/python -m pytest -n 2 --dist loadgroup $(AFTER_BOOK)
 
 # Student and instructor editions of the chapters (Neuromatch's convention, see book/editions.py):
