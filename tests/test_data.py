@@ -86,5 +86,5 @@ def test_dataset_rejects_mismatched_sizes():
 def test_load_dataset_by_name():
     assert minidgl.load_dataset("gaussian-toy", n=100).modalities == ["a", "b"]
     with pytest.raises(ValueError, match=r"unknown dataset 'mnist'; choose one of "
-                       r"\['av-digits', 'crema-d', 'gaussian-toy', 'kinetics-sounds'\]"):
+                       r"\['av-digits', 'crema-d', 'gaussian-toy', 'gaussian-trio', 'kinetics-sounds'\]"):
         minidgl.load_dataset("mnist")

@@ -65,7 +65,7 @@ def test_equals_authors_four_backward_with_conflict(modalities):
     assert float(stats["cos"]["audio"]) == pytest.approx(cos["audio"], abs=1e-6)
 
 
-@pytest.mark.parametrize("fusion", ["concat", "sum", "attention"])
+@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:visual", "film:text", "bilinear", "attention"])
 def test_unimodal_gradient_is_total_minus_multimodal_on_each_encoder(fusion):
     """g_m = grad(L_mm + sum L) - grad(L_mm) on encoder m: other modalities' unimodal losses never reach it."""
     modalities = ["audio", "visual", "text"]

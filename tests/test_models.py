@@ -35,10 +35,48 @@ def test_film_is_feature_wise_modulation():
 
 
 @pytest.mark.parametrize("fusion", ["gated:a", "film:a", "bilinear"])
-def test_pairwise_fusions_refuse_any_other_number_of_modalities(fusion):
-    for dims in ({"a": 4, "b": 4, "c": 4}, {"a": 4}):
-        with pytest.raises(ValueError, match=f"combines exactly 2 modalities, got {len(dims)} .*use 'concat', 'sum'"):
-            build_fusion(fusion, dims, num_classes=3)
+def test_interacting_fusions_refuse_a_single_modality(fusion):
+    with pytest.raises(ValueError, match="combines 2 or more modalities, got 1 \\(a\\); use 'concat', 'sum'"):
+        build_fusion(fusion, {"a": 4}, num_classes=3)
+
+
+def _linear(layer, x):
+    return F.linear(x, layer.weight, layer.bias)
+
+
+def test_three_modality_gated_fusion_gates_the_sum_of_the_others():
+    torch.manual_seed(0)
+    head = build_fusion("gated:b", {"a": 3, "b": 2, "c": 4}, num_classes=4)
+    a, b, c = torch.randn(5, 3), torch.randn(5, 2), torch.randn(5, 4)
+    gate = torch.sigmoid(_linear(head.fc["b"], b))
+    expected = _linear(head.fc_out, gate * _linear(head.fc["a"], a) + gate * _linear(head.fc["c"], c))
+    torch.testing.assert_close(head({"a": a, "b": b, "c": c}), expected)
+    h = _linear(head.fc["b"], b)
+    torch.testing.assert_close(head({"a": a, "b": b, "c": c}, alone="b"), _linear(head.fc_out, torch.sigmoid(h) * h))
+
+
+def test_three_modality_film_conditions_every_other_modality():
+    torch.manual_seed(0)
+    head = build_fusion("film:b", {"a": 3, "b": 2, "c": 4}, num_classes=4)
+    a, b, c = torch.randn(5, 3), torch.randn(5, 2), torch.randn(5, 4)
+    assert head.film.weight.shape == (2 * (3 + 4), 2) and head.fc_out.weight.shape == (4, 3 + 4)
+    modulation = _linear(head.film, b)
+    gamma_a, gamma_c, beta_a, beta_c = modulation[:, :3], modulation[:, 3:7], modulation[:, 7:10], modulation[:, 10:]
+    expected = _linear(head.fc_out, torch.cat([gamma_a * a + beta_a, gamma_c * c + beta_c], dim=1))
+    torch.testing.assert_close(head({"a": a, "b": b, "c": c}), expected)
+
+
+def test_three_modality_bilinear_sums_every_pair_outer_product():
+    torch.manual_seed(0)
+    head = build_fusion("bilinear", {"a": 3, "b": 3, "c": 3}, num_classes=4)
+    a, b, c = torch.randn(5, 3), torch.randn(5, 3), torch.randn(5, 3)
+    pairs = sum(x[:, :, None] * y[:, None, :] for x, y in [(a, b), (a, c), (b, c)])
+    expected = _linear(head.fc_out, _linear(head.fc, pairs.reshape(5, 9)))
+    torch.testing.assert_close(head({"a": a, "b": b, "c": c}), expected)
+    torch.testing.assert_close(head({"a": a, "b": b, "c": c}, alone="c"),
+                               _linear(head.fc_out, _linear(head.fc, (c[:, :, None] * c[:, None, :]).reshape(5, 9))))
+    with pytest.raises(ValueError, match="needs equal feature widths"):
+        build_fusion("bilinear", {"a": 3, "b": 3, "c": 4}, num_classes=4)
 
 
 def test_resnet18_encoder_takes_spectrograms_and_frame_stacks():
@@ -100,13 +138,11 @@ def test_the_named_modality_plays_the_role_whatever_the_dict_order():
     torch.testing.assert_close(first(features), expected)
 
 
-@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:a", "film:a", "film:b", "bilinear", "attention"])
+@pytest.mark.parametrize("fusion", ["concat", "sum", "gated:a", "gated:b", "film:a", "film:b", "bilinear", "attention"])
 @pytest.mark.parametrize("modalities", [["a", "b"], ["a", "b", "c"]])
 def test_a_modality_alone_does_not_depend_on_the_others(fusion, modalities):
     """The contract MMPareto's two-pass identity needs: modality n's unimodal logits ignore every other
     modality's features."""
-    if len(modalities) > 2 and fusion not in ("concat", "sum", "attention"):
-        pytest.skip("pairwise fusions take two modalities")
     torch.manual_seed(0)
     head = build_fusion(fusion, {m: 4 for m in modalities}, num_classes=3)
     features = {m: torch.randn(6, 4, requires_grad=True) for m in modalities}

@@ -35,13 +35,24 @@ def test_coefficients_by_hand():
     assert float(k["visual"]) == 1.0
 
 
-def test_three_modalities_compare_each_with_the_mean_of_the_others():
+def test_three_modalities_average_the_pairwise_one_to_other_ratios():
+    """The maintainers' suggestion (OGM-GE#16): rho_m = mean over j != m of s_m / s_j."""
     method = minidgl.OGMGE(strength=0.1)
-    rho, k = method.coefficients({"a": torch.tensor(6.0), "b": torch.tensor(2.0), "c": torch.tensor(4.0)})
-    assert float(rho["a"]) == pytest.approx(6 / 3) and float(rho["b"]) == pytest.approx(2 / 5)
-    assert float(rho["c"]) == pytest.approx(4 / 4)
-    assert float(k["a"]) == pytest.approx(1 - math.tanh(0.2))
+    rho, k = method.coefficients({"a": torch.tensor(6.0), "b": torch.tensor(2.0), "c": torch.tensor(3.0)})
+    assert float(rho["a"]) == pytest.approx((6 / 2 + 6 / 3) / 2)
+    assert float(rho["b"]) == pytest.approx((2 / 6 + 2 / 3) / 2)
+    assert float(rho["c"]) == pytest.approx((3 / 6 + 3 / 2) / 2) == 1.0
+    assert float(k["a"]) == pytest.approx(1 - math.tanh(0.25))
     assert float(k["b"]) == 1.0 and float(k["c"]) == 1.0, "rho = 1 is not > 1: no damping"
+
+
+def test_two_modalities_are_the_authors_ratio_bit_for_bit_as_before():
+    scores = {"audio": torch.tensor(0.7310586), "visual": torch.tensor(13.377)}
+    rho, _ = minidgl.OGMGE().coefficients(scores)
+    total = scores["audio"] + scores["visual"]
+    assert torch.equal(rho["audio"], scores["audio"] / (total - scores["audio"]))
+    assert torch.equal(rho["visual"], scores["visual"] / (total - scores["visual"]))
+    assert float(rho["visual"]) == pytest.approx(13.377 / 0.7310586, rel=1e-6)
 
 
 def test_concat_scores_use_half_the_bias_as_the_authors():

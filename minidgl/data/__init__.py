@@ -3,9 +3,10 @@ from ..errors import InvalidValue
 from .av_digits import make_av_digits
 from .clips import CLIP_DATASETS, load_crema_d, load_kinetics_sounds, load_prepared
 from .dataset import MultimodalDataset, Splits, stratified_split
-from .toy import make_gaussian_toy
+from .toy import make_gaussian_toy, make_gaussian_trio
 
-DATASETS = {"av-digits": make_av_digits, "gaussian-toy": make_gaussian_toy, **CLIP_DATASETS}
+DATASETS = {"av-digits": make_av_digits, "gaussian-toy": make_gaussian_toy, "gaussian-trio": make_gaussian_trio,
+            **CLIP_DATASETS}
 
 
 def load_dataset(name, **options):
@@ -17,4 +18,5 @@ def load_dataset(name, **options):
 
 
 __all__ = ["CLIP_DATASETS", "DATASETS", "MultimodalDataset", "Splits", "load_crema_d", "load_dataset",
-           "load_kinetics_sounds", "load_prepared", "make_av_digits", "make_gaussian_toy", "stratified_split"]
+           "load_kinetics_sounds", "load_prepared", "make_av_digits", "make_gaussian_toy", "make_gaussian_trio",
+           "stratified_split"]

@@ -1,8 +1,10 @@
-"""A linear-Gaussian toy: each modality is a class mean plus Gaussian noise, with its own signal strength."""
+"""Linear-Gaussian toys: each modality is a class mean plus Gaussian noise, with its own signal strength; in the
+three-modality toy each modality sees its own part of the label."""
 import math
 
 import torch
 
+from ..errors import InvalidValue
 from .dataset import MultimodalDataset, check_number, stratified_split
 
 
@@ -30,3 +32,39 @@ def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, see
         inputs[name] = means[labels] + noise * torch.randn(n, dim, generator=generator)
     dataset = MultimodalDataset(inputs, labels)
     return stratified_split(dataset, val_fraction, test_fraction, seed=seed)
+
+
+def make_gaussian_trio(content_classes=6, dim=32, noise=1.0, signal=(5.0, 2.0, 3.0), n=6000, seed=0,
+                       val_fraction=0.2, test_fraction=0.2):
+    """Sample a three-modality toy whose label needs all three: `y = 2 * content + attribute`.
+
+    The label pairs a content class (`content_classes` of them) with a binary attribute, `2 * content_classes`
+    classes in all. Each modality is a mean plus `N(0, noise^2 I)` in `dim` dimensions, with the strengths of
+    `make_gaussian_toy` (`signal` = `(s_a, s_b, s_c)`, in units of the noise std; unit noise by default, so that
+    the inputs are of order 1 and the products of bilinear and FiLM fusion stay tame):
+      `a`: the content, strongly (s=5 by default): alone it cannot tell the attribute, at most half the labels;
+      `b`: the content again, weakly (s=2): a weaker, redundant view of `a`'s part (the imbalance of two
+           modalities);
+      `c`: the attribute only (s=3), information that `a` and `b` lack: alone at most one label in
+           `content_classes`, and without it `a` and `b` together stay at or below half.
+    Returns `Splits` with inputs `{a, b, c}` of shape `(dim,)`.
+    """
+    if len(signal) != 3:
+        raise InvalidValue(f"signal gives the strengths of modalities a, b, c: three numbers, got {signal!r}")
+    for name, strength in zip("abc", signal):
+        check_number(f"the signal strength of '{name}'", strength, minimum=0)
+    check_number("content_classes", content_classes, minimum=2, integer=True)
+    check_number("dim", dim, minimum=1, integer=True)
+    check_number("noise", noise, minimum=0)
+    num_classes = 2 * content_classes
+    check_number("n", n, minimum=3 * num_classes, integer=True)
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % num_classes
+    parts = {"a": labels // 2, "b": labels // 2, "c": labels % 2}
+    inputs = {}
+    for (name, part), strength in zip(parts.items(), signal):
+        means = torch.randn(int(part.max()) + 1, dim, generator=generator) * noise * strength / math.sqrt(dim)
+        inputs[name] = means[part] + noise * torch.randn(n, dim, generator=generator)
+    class_names = [f"{content}{'+' if attribute else '-'}" for content in range(content_classes)
+                   for attribute in range(2)]
+    return stratified_split(MultimodalDataset(inputs, labels, class_names), val_fraction, test_fraction, seed=seed)

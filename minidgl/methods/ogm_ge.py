@@ -4,7 +4,7 @@ Source: GeWu-Lab/OGM-GE_CVPR2022, `main.py` train_epoch. One backward pass of th
 loss `L_mm` (joint routing); then, for each batch:
 
     s_m   = sum_i softmax(u_m(x_i))[y_i]            confidence of modality m alone on the batch
-    rho_m = s_m / mean_{j != m} s_j                 (two modalities: rho_v = s_v / s_a, rho_a = 1 / rho_v)
+    rho_m = mean_{j != m} s_m / s_j                 (two modalities: rho_v = s_v / s_a, rho_a = s_a / s_v)
     k_m   = 1 - tanh(strength * rho_m) if rho_m > 1 else 1     (strength: the paper's and code's alpha)
     g     <- k_m * g + N(0, std(g) + 1e-8)          on encoder m's modulated tensors (noise: GE only)
 
@@ -48,9 +48,11 @@ class OGMGE(Method):
                and extends it to the linear weights of MLP encoders, which would otherwise get no modulation
                at all; biases and norm parameters are left alone as in the authors' code. 4 is their rule.
 
-    With more than two modalities `rho_m` compares a modality with the mean of the others, so several
-    modalities may be damped at once. With exactly two it is the authors' ratio; at a tie (rho = 1) the
-    authors' `else` branch damps audio, minidgl damps neither (Eq. 10 asks for rho > 1).
+    With more than two modalities `rho_m` averages modality m's one-to-other ratios `s_m / s_j` over the other
+    modalities, as the authors' maintainers suggest (GeWu-Lab/OGM-GE_CVPR2022#16: "calculate the one-to-others
+    discrepancy ratios pair-wise, then average the results"), so several modalities may be damped at once. With
+    exactly two it is the authors' ratio; at a tie (rho = 1) the authors' `else` branch damps audio, minidgl damps
+    neither (Eq. 10 asks for rho > 1).
 
     Each step reports `{"rho": {m: rho_m}, "k": {m: k_m}}` (outside the epoch window k is still computed and
     reported, but not applied); `fit` keeps them in `History.method_steps` and their epoch means in
@@ -83,8 +85,12 @@ class OGMGE(Method):
     @torch.no_grad()
     def coefficients(self, scores):
         """`(rho, k)`, dicts of 0-d tensors: discrepancy ratio and gradient coefficient per modality."""
-        total, others = sum(scores.values()), len(scores) - 1
-        rho = {m: s * others / (total - s) for m, s in scores.items()}
+        if len(scores) == 2:  # s_m / s_other, with the denominator computed as before: runs repeat bit for bit
+            total = sum(scores.values())
+            rho = {m: s / (total - s) for m, s in scores.items()}
+        else:
+            others = len(scores) - 1
+            rho = {m: sum(s / t for n, t in scores.items() if n != m) / others for m, s in scores.items()}
         k = {m: coefficient(r, self.strength) for m, r in rho.items()}
         return rho, k
 

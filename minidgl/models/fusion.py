@@ -20,8 +20,10 @@ The fusion contract, which every fusion keeps and `Routing`, DGL, OGM-GE and MMP
                                     fusion);
   `fusion.contribution(features, m)` modality m's share of the fused logits, the score OGM-GE compares.
 Modalities with distinct roles (which one gates, which one conditions) are named, never taken from the
-order of a dict: `"gated:audio"` (audio gates the other), `"film:visual"` (visual conditions the other).
+order of a dict: `"gated:audio"` (audio gates the others), `"film:visual"` (visual conditions the others).
+Every fusion takes any number of modalities; gated, FiLM and bilinear fusion need two or more.
 """
+import itertools
 from typing import NamedTuple
 
 import torch
@@ -37,15 +39,15 @@ class Fusion(nn.Module):
     take pooled features `(batch, dim)` only and refuse tokens with a clear error.
     """
 
-    max_modalities = None
+    min_modalities = 1
     accepts_tokens = False
 
     def __init__(self, feature_dims, num_classes):
         super().__init__()
-        if self.max_modalities and len(feature_dims) != self.max_modalities:
-            raise InvalidValue(f"{type(self).__name__} combines exactly {self.max_modalities} modalities, got "
+        if len(feature_dims) < self.min_modalities:
+            raise InvalidValue(f"{type(self).__name__} combines {self.min_modalities} or more modalities, got "
                                f"{len(feature_dims)} ({', '.join(feature_dims)}); use 'concat', 'sum' or "
-                               f"'attention' for any other number")
+                               f"'attention' for fewer")
         self.feature_dims = dict(feature_dims)
         self.num_classes = num_classes
 
@@ -108,14 +110,21 @@ class SumFusion(Fusion):
 
 
 class GatedFusion(Fusion):
-    """Two modalities, `gate` (named) and the other, y: `fc_out(sigmoid(fc_gate(gate)) * fc_y(y))`.
+    """The gate modality g (named) gates every other modality's projection, summed:
+    `fc_out(sigmoid(fc_g(z_g)) * sum_{m != g} fc_m(z_m))`.
 
-    Alone (the authors' self-gating): `fc_out(sigmoid(fc_m(z)) * fc_m(z))` with the modality's own projection.
-    Unlike the authors' code, which detaches *after* `fc_x`/`fc_y` so that both projections never train,
-    minidgl detaches the encoder features *before* the fusion, so the projections learn from the fused loss.
+    The gated fusion of the balancing papers (OGM-GE's `GatedFusion`, after Kiela et al., "Efficient large-scale
+    multi-modal classification", AAAI 2018) is two-modality; since `sigmoid(h_g) * sum_m h_m = sum_m sigmoid(h_g)
+    * h_m`, this is that gate applied to each other modality and the gated terms summed, as sum fusion sums.
+    With two modalities it is exactly the two-modality form `fc_out(sigmoid(fc_x(x)) * fc_y(y))`.
+
+    Alone (the authors' self-gating, any modality, the gate included): `fc_out(sigmoid(fc_m(z)) * fc_m(z))` with
+    the modality's own projection, so it depends on `z_m` only. Unlike the authors' code, which detaches *after*
+    `fc_x`/`fc_y` so that both projections never train, minidgl detaches the encoder features *before* the
+    fusion, so the projections learn from the fused loss.
     """
 
-    max_modalities = 2
+    min_modalities = 2
 
     def __init__(self, feature_dims, num_classes, gate, hidden=64):
         super().__init__(feature_dims, num_classes)
@@ -124,8 +133,8 @@ class GatedFusion(Fusion):
         self.fc_out = nn.Linear(hidden, num_classes)
 
     def fuse(self, features):
-        x, y = self.gate, self.gated
-        return self.fc_out(torch.sigmoid(self.fc[x](features[x])) * self.fc[y](features[y]))
+        gated = sum(self.fc[m](features[m]) for m in self.gated)
+        return self.fc_out(torch.sigmoid(self.fc[self.gate](features[self.gate])) * gated)
 
     def fuse_alone(self, features, modality):
         h = self.fc[modality](features[modality])
@@ -133,53 +142,65 @@ class GatedFusion(Fusion):
 
 
 class FiLMFusion(Fusion):
-    """Feature-wise linear modulation (Perez et al., 2018): `fc_out(gamma(y) * x + beta(y))`.
+    """Feature-wise linear modulation (Perez et al., AAAI 2018): `fc_out(gamma(y) * x + beta(y))`.
 
-    The modality named `condition`, y, conditions the other, x. Alone: zeroing, so `gamma`, `beta` fall back to
-    their biases when `x` is alone and `x = 0` leaves `fc_out(beta(y))` when `y` is alone.
+    The modality named `condition`, y, conditions every other one: `x = [z_1; ...; z_k]` is the concatenation of
+    the other modalities' features (in the order of `feature_dims`), the "feature map" FiLM modulates feature by
+    feature, so one `film` layer `(dim_y -> 2 * dim_x)` predicts every other modality's scale and shift. With two
+    modalities it is exactly the two-modality form.
+
+    Alone: zeroing. A conditioned modality alone sees `gamma`, `beta` fall back to their biases (and the other
+    conditioned modalities' slots to their constant shift `beta`); the condition alone leaves `fc_out(beta(y))`.
+    Either way the logits depend on the modality's own features only.
     """
 
-    max_modalities = 2
+    min_modalities = 2
 
     def __init__(self, feature_dims, num_classes, condition):
         super().__init__(feature_dims, num_classes)
         self.condition, self.conditioned = _roles(self.modalities, condition, "condition")
-        x, y = self.conditioned, self.condition
-        self.film = nn.Linear(self.feature_dims[y], 2 * self.feature_dims[x])
-        self.fc_out = nn.Linear(self.feature_dims[x], num_classes)
+        width = sum(self.feature_dims[m] for m in self.conditioned)
+        self.film = nn.Linear(self.feature_dims[self.condition], 2 * width)
+        self.fc_out = nn.Linear(width, num_classes)
 
     def fuse(self, features):
-        x, y = self.conditioned, self.condition
-        gamma, beta = self.film(features[y]).chunk(2, dim=1)
-        return self.fc_out(gamma * features[x] + beta)
+        gamma, beta = self.film(features[self.condition]).chunk(2, dim=1)
+        x = torch.cat([features[m] for m in self.conditioned], dim=1)
+        return self.fc_out(gamma * x + beta)
 
 
 class BilinearFusion(Fusion):
-    """Outer-product fusion, the DGL authors' "FiLM": `fc_out(fc(vec(x y^T)))`.
+    """Outer-product fusion, the DGL authors' "FiLM", over every pair of modalities:
+    `fc_out(fc(vec(sum_{i < j} z_i z_j^T)))`.
 
-    Symmetric in its two modalities (swapping them permutes the inputs of `fc`), so no role is named.
-    Alone (the authors' self-interaction): `fc_out(fc(vec(z z^T)))`, so both modalities need the same width.
+    Two modalities: exactly the authors' `fc_out(fc(vec(x y^T)))`. The full M-way outer product (Tensor Fusion,
+    Zadeh et al., EMNLP 2017) grows as `dim^M`; minidgl keeps its second-order terms, every pair's bilinear
+    interaction through one shared bilinear map `fc`, summed over pairs, as factorization machines do for
+    pairs of fields (Rendle, ICDM 2010). Pairs follow the order of `feature_dims`; with two modalities swapping
+    them permutes the inputs of `fc`, so no role is named.
+    Alone (the authors' self-interaction): `fc_out(fc(vec(z z^T)))`, so every modality needs the same width.
     """
 
-    max_modalities = 2
+    min_modalities = 2
 
     def __init__(self, feature_dims, num_classes, hidden=64):
         super().__init__(feature_dims, num_classes)
-        dx, dy = self.feature_dims.values()
-        if dx != dy:
+        widths = set(self.feature_dims.values())
+        if len(widths) != 1:
             raise InvalidValue(f"bilinear fusion's unimodal path needs equal feature widths, got {self.feature_dims}")
-        self.fc = nn.Linear(dx * dy, hidden)
+        width = widths.pop()
+        self.fc = nn.Linear(width * width, hidden)
         self.fc_out = nn.Linear(hidden, num_classes)
 
-    def _outer(self, a, b):
-        return self.fc_out(self.fc(torch.einsum("bi,bj->bij", a, b).flatten(1)))
+    def _bilinear(self, pairs):
+        outer = sum(torch.einsum("bi,bj->bij", a, b) for a, b in pairs)
+        return self.fc_out(self.fc(outer.flatten(1)))
 
     def fuse(self, features):
-        x, y = self.modalities
-        return self._outer(features[x], features[y])
+        return self._bilinear((features[x], features[y]) for x, y in itertools.combinations(self.modalities, 2))
 
     def fuse_alone(self, features, modality):
-        return self._outer(features[modality], features[modality])
+        return self._bilinear([(features[modality], features[modality])])
 
 
 class Tokens(NamedTuple):
@@ -262,10 +283,10 @@ ROLES = {"gated": "gate", "film": "condition"}  # fusions whose modalities play 
 
 
 def _roles(modalities, named, role):
-    """`(named, other)` for a two-modality fusion whose `role` is played by the modality `named`."""
+    """`(named, others)`: the modality `named` plays `role`; `others` lists the rest in the order given."""
     if named not in modalities:
         raise InvalidValue(f"the {role} must be one of the modalities {modalities}, got {named!r}")
-    return named, next(m for m in modalities if m != named)
+    return named, [m for m in modalities if m != named]
 
 
 def build_fusion(name, feature_dims, num_classes):
