@@ -137,4 +137,10 @@ def build_model(data, encoder="mlp", fusion="concat", feature_dim=64, seed=None)
         raise UnknownKey(f"encoder choices name {sorted(kinds)}, but the data has modalities {list(shapes)}")
     encoders = {m: build_encoder(kinds[m], shapes[m], config.feature_dim) for m in shapes}
     head = build_fusion(config.fusion, {m: e.out_dim for m, e in encoders.items()}, config.num_classes)
+    for m, e in encoders.items():
+        if getattr(e, "returns_maps", False) != head.accepts_maps:
+            raise InvalidValue(f"fusion '{config.fusion}' takes feature maps and encoder '{kinds[m]}' ({m}) returns "
+                               f"pooled features; use encoder 'cnn-maps'" if head.accepts_maps else
+                               f"encoder '{kinds[m]}' ({m}) returns feature maps, which only an intermediate fusion "
+                               f"reads; use fusion 'mmtm' or encoder 'cnn'")
     return MultimodalNet(encoders, head, shapes, config)
