@@ -1,8 +1,11 @@
 """The intermediate (MMTM) fusion: its computation, its unimodal convention, and how it pairs with encoders."""
+import copy
+
 import pytest
 import torch
 
-from minidgl.models import ModelConfig, build_fusion, build_model
+from minidgl.models import MMTMFusion, ModelConfig, MultimodalNet, SmallCNNEncoder, build_fusion, build_model
+from minidgl.reference import method_gradients
 
 SHAPES = {"audio": (1, 8, 8), "visual": (2, 6, 6), "text": (1, 4, 4)}
 
@@ -91,3 +94,31 @@ def test_mmtm_refuses_pooled_features_and_concat_refuses_maps():
         build_fusion("mmtm", {"audio": 3, "visual": 3}, 4)({"audio": torch.randn(2, 3), "visual": torch.randn(2, 3)})
     with pytest.raises(TypeError, match="ConcatFusion takes pooled features"):
         build_fusion("concat", {"audio": 3, "visual": 3}, 4)(maps(["audio", "visual"]))
+
+
+def conv_model(modalities, seed=0):
+    """`cnn-maps` encoders `(1, 8, 8) -> (4, 8, 8)` and an MMTM fusion of width 4 over 5 classes."""
+    torch.manual_seed(seed)
+    encoders = {m: SmallCNNEncoder((1, 8, 8), out_dim=4, width=4, output="maps") for m in modalities}
+    return MultimodalNet(encoders, MMTMFusion({m: 4 for m in modalities}, 5, width=4), {m: (1, 8, 8) for m in modalities})
+
+
+def conv_batch(modalities, n=6, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return {m: torch.randn(n, 1, 8, 8, generator=g) for m in modalities}, torch.randint(0, 5, (n,), generator=g)
+
+
+@pytest.mark.parametrize("method", ["dgl", "joint", "uniform"])
+@pytest.mark.parametrize("modalities", [["audio", "visual"], ["audio", "visual", "text"]])
+def test_unimodal_passes_leave_batchnorm_statistics_to_the_fused_pass(method, modalities):
+    """After a training step, every running statistic equals the one a single fused forward pass leaves."""
+    model = conv_model(modalities)
+    fused_only = copy.deepcopy(model)
+    inputs, labels = conv_batch(modalities)
+    fused_only.fusion({m: fused_only.encoders[m](x) for m, x in inputs.items()})
+    step = method_gradients(model, method, inputs, labels)[1]
+    assert set(step.losses.unimodal) == set(modalities)
+    expected = dict(fused_only.named_buffers())
+    for name, buffer in model.named_buffers():
+        torch.testing.assert_close(buffer, expected[name], atol=0, rtol=0, msg=lambda m: f"{name}: {m}")
+    assert model.fusion.blocks[0]["audio"][1].num_batches_tracked == 1

@@ -83,6 +83,10 @@ class MultimodalNet(nn.Module):
         - not `routing.mm_to_encoders`: the fused logits see detached features;
         - not `routing.uni_to_fusion`: the unimodal logits use detached fusion parameters.
         `unimodal=False` skips the M unimodal passes through the fusion (`Output.unimodal_logits` is empty).
+
+        The unimodal passes run on copies of the fusion's buffers, so that only the fused pass updates its
+        BatchNorm running statistics: the M unimodal passes see zero-padded inputs, which are no sample of what
+        the fusion reads at evaluation. A fusion without buffers computes exactly what it computed before.
         """
         self.check_inputs(inputs)
         features = {m: encoder(inputs[m]) for m, encoder in self.encoders.items()}
@@ -90,11 +94,11 @@ class MultimodalNet(nn.Module):
         fused_logits = self.fusion(fusion_input)
         if not unimodal:
             unimodal_logits = {}
-        elif routing.uni_to_fusion:
-            unimodal_logits = {m: self.fusion(features, alone=m) for m in features}
         else:
-            frozen = {name: p.detach() for name, p in self.fusion.named_parameters()}
-            unimodal_logits = {m: functional_call(self.fusion, frozen, (features,), {"alone": m}) for m in features}
+            state = {name: b.clone() for name, b in self.fusion.named_buffers()}
+            if not routing.uni_to_fusion:
+                state.update({name: p.detach() for name, p in self.fusion.named_parameters()})
+            unimodal_logits = {m: functional_call(self.fusion, state, (features,), {"alone": m}) for m in features}
         return Output(fused_logits, unimodal_logits, features)
 
     def check_inputs(self, inputs):
