@@ -3,9 +3,11 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from minidgl.models import MMTMFusion, ModelConfig, MultimodalNet, SmallCNNEncoder, build_fusion, build_model
 from minidgl.reference import method_gradients
+from minidgl.routing import dgl_routing, routed_loss
 
 SHAPES = {"audio": (1, 8, 8), "visual": (2, 6, 6), "text": (1, 4, 4)}
 
@@ -122,3 +124,54 @@ def test_unimodal_passes_leave_batchnorm_statistics_to_the_fused_pass(method, mo
     for name, buffer in model.named_buffers():
         torch.testing.assert_close(buffer, expected[name], atol=0, rtol=0, msg=lambda m: f"{name}: {m}")
     assert model.fusion.blocks[0]["audio"][1].num_batches_tracked == 1
+
+
+def authors_two_backward_grads(model, inputs, labels, alpha):
+    """The authors' DGL step, written independently of `MultimodalNet.forward`: unimodal logits = the fusion
+    re-run (through `functional_call`, on copies of its buffers) with the other maps replaced by zeros,
+    `(alpha * sum_m L_m).backward(retain_graph=True)`, the fusion's gradients wiped, then `L_mm` of the fusion
+    on detached maps `.backward()`. Returns `{name: gradient or None}`."""
+    model.zero_grad(set_to_none=True)
+    z = {m: model.encoders[m](x) for m, x in inputs.items()}
+    params = dict(model.fusion.named_parameters())
+    unimodal = 0
+    for m in z:
+        buffers = {name: b.clone() for name, b in model.fusion.named_buffers()}
+        zeroed = {k: f if k == m else torch.zeros_like(f) for k, f in z.items()}
+        logits = torch.func.functional_call(model.fusion, {**params, **buffers}, (zeroed,))
+        unimodal = unimodal + F.cross_entropy(logits, labels)
+    (alpha * unimodal).backward(retain_graph=True)
+    for p in model.fusion.parameters():
+        p.grad = None
+    F.cross_entropy(model.fusion({m: f.detach() for m, f in z.items()}), labels).backward()
+    return {name: p.grad for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("alpha", [1.0, 4.0])
+@pytest.mark.parametrize("modalities", [["audio", "visual"], ["audio", "visual", "text"]])
+def test_dgl_one_backward_equals_the_authors_two_backward_under_mmtm(modalities, alpha):
+    model = conv_model(modalities)
+    inputs, labels = conv_batch(modalities)
+    expected = authors_two_backward_grads(copy.deepcopy(model), inputs, labels, alpha)
+    actual = method_gradients(model, dgl_routing(alpha), inputs, labels)[0]
+    assert actual.keys() == expected.keys()
+    for name, e in expected.items():
+        assert (actual[name] is None) == (e is None), name
+        if e is not None:
+            assert e.abs().sum() > 0, name
+            torch.testing.assert_close(actual[name], e, atol=1e-6, rtol=1e-5, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("modalities", [["audio", "visual"], ["audio", "visual", "text"]])
+def test_dgl_under_mmtm_routes_each_loss_to_its_side(modalities):
+    """No encoder parameter gets a gradient from L_mm; no fusion parameter from the unimodal losses."""
+    model = conv_model(modalities)
+    inputs, labels = conv_batch(modalities)
+    losses = routed_loss(model(inputs, dgl_routing()), labels, dgl_routing())
+    encoder_params, fusion_params = list(model.encoders.parameters()), list(model.fusion.parameters())
+    from_fused = torch.autograd.grad(losses.fused, encoder_params, retain_graph=True, allow_unused=True)
+    assert all(g is None for g in from_fused)
+    from_unimodal = torch.autograd.grad(sum(losses.unimodal.values()), fusion_params + encoder_params,
+                                        allow_unused=True)
+    assert all(g is None for g in from_unimodal[:len(fusion_params)])
+    assert all(g is not None and g.abs().sum() > 0 for g in from_unimodal[len(fusion_params):])
