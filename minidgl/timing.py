@@ -17,14 +17,15 @@ from .methods import get_method
 from .train import train_step
 
 
-def make_step(method, model):
+def make_step(method, model, unimodal=True):
     """A function `step(inputs, labels)` running `fit`'s training step (`train_step`, SGD) of `method` (a name
-    or `Method`) on `model`."""
+    or `Method`) on `model`; `unimodal=False` skips the unimodal logits that the method does not need (`fit`
+    with `track_unimodal=False`)."""
     method = get_method(method)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
 
     def step(inputs, labels):
-        train_step(model, method, optimizer, inputs, labels)
+        train_step(model, method, optimizer, inputs, labels, unimodal=unimodal)
     return step
 
 

@@ -89,9 +89,9 @@ def test_resnet18_encoder_takes_spectrograms_and_frame_stacks():
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown fusion 'late'; choose one of \['attention', 'bilinear', 'concat', 'film', 'gated', 'sum'\]"):
+    with pytest.raises(ValueError, match=r"unknown fusion 'late'; choose one of \['attention', 'bilinear', 'concat', 'film', 'gated', 'mmtm', 'sum'\]"):
         build_fusion("late", {"a": 2}, 3)
-    with pytest.raises(ValueError, match=r"unknown encoder 'vit'; choose one of \['cnn', 'cnn-tokens', 'mlp', 'resnet18'\]"):
+    with pytest.raises(ValueError, match=r"unknown encoder 'vit'; choose one of \['cnn', 'cnn-maps', 'cnn-tokens', 'mlp', 'resnet18'\]"):
         build_encoder("vit", (3,))
     with pytest.raises(ValueError, match="encoder 'cnn' needs \\(channels, height, width\\) inputs, got per-sample shape \\(8,\\)"):
         build_encoder("cnn", (8,))

@@ -1,6 +1,8 @@
-"""Modality encoders: each maps one modality's batch `(batch, *input_shape)` to features `(batch, out_dim)`.
+"""Modality encoders: each maps one modality's batch `(batch, *input_shape)` to features `(batch, out_dim)`, or
+(`SmallCNNEncoder`'s other outputs) to tokens or feature maps.
 
-Every encoder declares `out_dim`, the width of its features; `build_model` sizes the fusion from it."""
+Every encoder declares `out_dim`, the width (channels) of its features; `build_model` sizes the fusion from it,
+and pairs encoders that return feature maps (`returns_maps`) with a fusion that takes them."""
 import math
 from functools import partial
 
@@ -29,25 +31,35 @@ class MLPEncoder(nn.Module):
 class SmallCNNEncoder(nn.Module):
     """Two 3x3 conv blocks and global average pooling, for `(channels, height, width)` images or spectrograms.
 
-    `tokens=True` skips the pooling and returns the feature map's cells as `Tokens` `(batch, height * width,
-    out_dim)`, for the attention fusion.
+    `output` says what the encoder returns: `"pooled"` features `(batch, out_dim)`; `"tokens"`, the feature
+    map's cells as `Tokens` `(batch, height * width, out_dim)`, for the attention fusion; `"maps"`, the feature
+    map itself `(batch, out_dim, height, width)`, for an intermediate fusion (`minidgl.models.dense`) that
+    goes on with conv blocks of its own: the encoder/fusion cut is after the second conv block.
     """
 
-    def __init__(self, input_shape, out_dim=64, width=32, tokens=False):
+    OUTPUTS = ("pooled", "tokens", "maps")
+
+    def __init__(self, input_shape, out_dim=64, width=32, output="pooled"):
         super().__init__()
+        if output not in self.OUTPUTS:
+            raise InvalidValue(f"SmallCNNEncoder output must be one of {self.OUTPUTS}, got {output!r}")
         channels = input_shape[0]
         self.net = nn.Sequential(
             nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
             nn.Conv2d(width, out_dim, 3, padding=1), nn.BatchNorm2d(out_dim), nn.ReLU(),
         )
-        self.pool = None if tokens else nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()) if output == "pooled" else None
+        self.output = output
+        self.returns_maps = output == "maps"
         self.out_dim = out_dim
 
     def forward(self, x):
         maps = self.net(x)
-        if self.pool is not None:
+        if self.output == "pooled":
             return self.pool(maps)
-        return Tokens.unpadded(maps.flatten(2).transpose(1, 2))
+        if self.output == "tokens":
+            return Tokens.unpadded(maps.flatten(2).transpose(1, 2))
+        return maps
 
 
 class ResNet18Encoder(nn.Module):
@@ -80,15 +92,15 @@ class ResNet18Encoder(nn.Module):
         return self.net(x)
 
 
-ENCODERS = {"mlp": MLPEncoder, "cnn": SmallCNNEncoder, "cnn-tokens": partial(SmallCNNEncoder, tokens=True),
-            "resnet18": ResNet18Encoder}
+ENCODERS = {"mlp": MLPEncoder, "cnn": SmallCNNEncoder, "cnn-tokens": partial(SmallCNNEncoder, output="tokens"),
+            "cnn-maps": partial(SmallCNNEncoder, output="maps"), "resnet18": ResNet18Encoder}
 
 
 def build_encoder(kind, input_shape, out_dim=64):
     """An encoder by name (see `ENCODERS`) for per-sample inputs of `input_shape`."""
     if kind not in ENCODERS:
         raise InvalidValue(f"unknown encoder '{kind}'; choose one of {sorted(ENCODERS)}")
-    if kind in ("cnn", "cnn-tokens", "resnet18") and len(input_shape) not in (3, 4):
+    if kind in ("cnn", "cnn-tokens", "cnn-maps", "resnet18") and len(input_shape) not in (3, 4):
         raise InvalidValue(f"encoder '{kind}' needs (channels, height, width) inputs, got per-sample shape "
                            f"{tuple(input_shape)}; use 'mlp' for flat features")
     if kind == "resnet18":

@@ -35,12 +35,14 @@ from ..errors import InvalidType, InvalidValue
 class Fusion(nn.Module):
     """Base class. Subclasses implement `fuse(features)`; they may override `fuse_alone(features, modality)`.
 
-    `accepts_tokens`: whether the fusion reads token sequences (`minidgl.models.Tokens`); those that do not
-    take pooled features `(batch, dim)` only and refuse tokens with a clear error.
+    `accepts_tokens`: whether the fusion reads token sequences (`minidgl.models.Tokens`); `accepts_maps`:
+    whether it reads feature maps `(batch, channels, height, width)` (`minidgl.models.dense`) and only those.
+    The others take pooled features `(batch, dim)` only; each refuses what it cannot read with a clear error.
     """
 
     min_modalities = 1
     accepts_tokens = False
+    accepts_maps = False
 
     def __init__(self, feature_dims, num_classes):
         super().__init__()
@@ -56,7 +58,13 @@ class Fusion(nn.Module):
         return list(self.feature_dims)
 
     def forward(self, features, alone=None):
-        if not self.accepts_tokens:
+        if self.accepts_maps:
+            for m, z in features.items():
+                if not isinstance(z, torch.Tensor) or z.ndim != 4:
+                    raise InvalidType(f"{type(self).__name__} takes feature maps (batch, channels, height, width), "
+                                      f"but '{m}' gives {type(z).__name__} of shape "
+                                      f"{tuple(getattr(z, 'shape', ()))}; use a map encoder such as 'cnn-maps'")
+        elif not self.accepts_tokens:
             for m, z in features.items():
                 if not isinstance(z, torch.Tensor) or z.ndim != 2:
                     raise InvalidType(f"{type(self).__name__} takes pooled features (batch, dim), but '{m}' gives "
@@ -277,8 +285,10 @@ class AttentionFusion(Fusion):
         return self._attend(features, [modality])
 
 
+from .dense import MMTMFusion  # noqa: E402 (dense.py builds on `Fusion`, defined above)
+
 FUSIONS = {"concat": ConcatFusion, "sum": SumFusion, "gated": GatedFusion, "film": FiLMFusion,
-           "bilinear": BilinearFusion, "attention": AttentionFusion}
+           "bilinear": BilinearFusion, "attention": AttentionFusion, "mmtm": MMTMFusion}
 ROLES = {"gated": "gate", "film": "condition"}  # fusions whose modalities play different parts: the named one
 
 

@@ -83,6 +83,10 @@ class MultimodalNet(nn.Module):
         - not `routing.mm_to_encoders`: the fused logits see detached features;
         - not `routing.uni_to_fusion`: the unimodal logits use detached fusion parameters.
         `unimodal=False` skips the M unimodal passes through the fusion (`Output.unimodal_logits` is empty).
+
+        The unimodal passes run on copies of the fusion's buffers, so that only the fused pass updates its
+        BatchNorm running statistics: the M unimodal passes see zero-padded inputs, which are no sample of what
+        the fusion reads at evaluation. A fusion without buffers computes exactly what it computed before.
         """
         self.check_inputs(inputs)
         features = {m: encoder(inputs[m]) for m, encoder in self.encoders.items()}
@@ -90,11 +94,11 @@ class MultimodalNet(nn.Module):
         fused_logits = self.fusion(fusion_input)
         if not unimodal:
             unimodal_logits = {}
-        elif routing.uni_to_fusion:
-            unimodal_logits = {m: self.fusion(features, alone=m) for m in features}
         else:
-            frozen = {name: p.detach() for name, p in self.fusion.named_parameters()}
-            unimodal_logits = {m: functional_call(self.fusion, frozen, (features,), {"alone": m}) for m in features}
+            state = {name: b.clone() for name, b in self.fusion.named_buffers()}
+            if not routing.uni_to_fusion:
+                state.update({name: p.detach() for name, p in self.fusion.named_parameters()})
+            unimodal_logits = {m: functional_call(self.fusion, state, (features,), {"alone": m}) for m in features}
         return Output(fused_logits, unimodal_logits, features)
 
     def check_inputs(self, inputs):
@@ -137,4 +141,10 @@ def build_model(data, encoder="mlp", fusion="concat", feature_dim=64, seed=None)
         raise UnknownKey(f"encoder choices name {sorted(kinds)}, but the data has modalities {list(shapes)}")
     encoders = {m: build_encoder(kinds[m], shapes[m], config.feature_dim) for m in shapes}
     head = build_fusion(config.fusion, {m: e.out_dim for m, e in encoders.items()}, config.num_classes)
+    for m, e in encoders.items():
+        if getattr(e, "returns_maps", False) != head.accepts_maps:
+            raise InvalidValue(f"fusion '{config.fusion}' takes feature maps and encoder '{kinds[m]}' ({m}) returns "
+                               f"pooled features; use encoder 'cnn-maps'" if head.accepts_maps else
+                               f"encoder '{kinds[m]}' ({m}) returns feature maps, which only an intermediate fusion "
+                               f"reads; use fusion 'mmtm' or encoder 'cnn'")
     return MultimodalNet(encoders, head, shapes, config)
