@@ -129,15 +129,17 @@ def main():
     needed = args.batch_size / seconds["dgl"]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
     figures = {"device": name, "torch": torch.__version__, "batch_size": args.batch_size, "workers": args.workers,
-               "amp": args.amp, "compile": args.compile, "input_shapes": {m: list(s) for m, s in config.input_shapes.items()},
+               "amp": args.amp, "compile": args.compile,
+               "input_shapes": {m: list(s) for m, s in config.input_shapes.items()},
                "loader_clips_per_s": clips_per_second, "joint_step_s": seconds["joint"], "dgl_step_s": seconds["dgl"],
                "training_clips_per_s": needed, "loader_keeps_up": clips_per_second >= needed,
                "dgl_over_joint": seconds["dgl"] / seconds["joint"]}
     print(f"{name}, torch {torch.__version__}, batch {args.batch_size}, {args.workers} worker(s), amp {args.amp}, "
           f"compile {args.compile}")
     print(f"loader:   {clips_per_second:8.1f} clips/s")
+    verdict = "keeps up" if figures["loader_keeps_up"] else "is the bottleneck"
     print(f"training: {needed:8.1f} clips/s with DGL ({seconds['dgl'] * 1e3:.1f} ms per step; joint "
-          f"{seconds['joint'] * 1e3:.1f} ms) -> the loader {'keeps up' if figures['loader_keeps_up'] else 'is the bottleneck'}")
+          f"{seconds['joint'] * 1e3:.1f} ms) -> the loader {verdict}")
     print(f"DGL / joint step: {figures['dgl_over_joint']:.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -326,8 +326,9 @@ def fit(model, data, method="joint", config=None, on_epoch_end=None, checkpoint=
     `on_epoch_end(epoch, model)`, if given, is called after each epoch's last step (epoch counted from 1),
     e.g. to measure gradients at the parameters training has reached.
     `checkpoint`: a file path; after every epoch, the whole training state is saved there atomically (see
-    `minidgl.checkpoint`; by rank 0 alone under a process group). `resume`: a checkpoint path written that way, to continue from its epoch exactly as if
-    training had not stopped (the same model, method and settings; only `epochs` may grow).
+    `minidgl.checkpoint`; by rank 0 alone under a process group). `resume`: a checkpoint path written that way,
+    to continue from its epoch exactly as if training had not stopped (the same model, method and settings;
+    only `epochs` may grow).
     `overrides` set `TrainConfig` fields, e.g. `fit(model, data, "dgl", epochs=20, lr=0.02)`.
     Every random generator is seeded from `seed` for the training, and the caller's generators get their states
     back afterwards (`restore_rng=False` leaves them where training left them, as `experiments.run` does), so a

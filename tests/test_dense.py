@@ -102,7 +102,8 @@ def conv_model(modalities, seed=0):
     """`cnn-maps` encoders `(1, 8, 8) -> (4, 8, 8)` and an MMTM fusion of width 4 over 5 classes."""
     torch.manual_seed(seed)
     encoders = {m: SmallCNNEncoder((1, 8, 8), out_dim=4, width=4, output="maps") for m in modalities}
-    return MultimodalNet(encoders, MMTMFusion({m: 4 for m in modalities}, 5, width=4), {m: (1, 8, 8) for m in modalities})
+    fusion = MMTMFusion({m: 4 for m in modalities}, 5, width=4)
+    return MultimodalNet(encoders, fusion, {m: (1, 8, 8) for m in modalities})
 
 
 def conv_batch(modalities, n=6, seed=1):
