@@ -20,7 +20,7 @@ from torch.func import functional_call
 
 import minidgl
 from minidgl import timing
-from minidgl.jsonfile import check_writable, write_json
+from minidgl.files import check_writable, write_json
 from minidgl.models import MultimodalNet, Tokens, build_encoder, build_fusion
 from minidgl.reference import authors_dgl_step, authors_mmpareto_step
 from minidgl.runtime import resolve_device

@@ -38,6 +38,7 @@ import numpy as np
 
 from minidgl.data.clips import FORMAT_VERSION
 from minidgl.errors import InvalidValue, MinidglError
+from minidgl.files import write_atomically
 
 FPS = 1
 JPEG_QUALITY = 95                # OpenCV's default, which the authors' frame extraction used
@@ -215,17 +216,6 @@ def source_sha256(paths):
     return digest.hexdigest()
 
 
-def _temporary(path):
-    return path.with_name(f".{path.name}.tmp")
-
-
-def write_atomically(path, write):
-    """Call `write(temporary_path)`, then rename the result to `path` (readers never see half a file)."""
-    temporary = _temporary(path)
-    write(temporary)
-    os.replace(temporary, path)
-
-
 def _save_npy(path, array):
     with open(path, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
         np.save(f, array)
@@ -246,7 +236,8 @@ def prepare_clip(clip, out, front):
         feature = front(decode_audio(clip.audio, front.params["sample_rate"]))
     except av.error.FFmpegError as error:
         raise ClipError(f"cannot decode: {error}") from None
-    folder, temporary = out / "frames" / clip.name, _temporary(out / "frames" / clip.name)
+    folder = out / "frames" / clip.name
+    temporary = folder.with_name(f".{clip.name}.tmp")  # the frames, written as a folder renamed in one step
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
     for second, image in enumerate(frames):

@@ -13,7 +13,7 @@ from .data.av_digits import check_options as check_av_digits_options
 from .data.clips import FRONT_ENDS
 from .errors import InvalidValue, MinidglError
 from .experiments import check_seeds, compare, expand_methods, format_table, report_config, run
-from .jsonfile import check_writable, read_json, write_json
+from .files import check_writable, read_json, write_json
 from .methods import METHODS, get_method
 from .methods.dgl import DEFAULT_ALPHA
 from .models import ENCODERS, FUSIONS, build_model

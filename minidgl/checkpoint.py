@@ -14,12 +14,12 @@ temporary file renamed over the target), so an interrupted save leaves the previ
 """
 import os
 import platform
-import uuid
 from pathlib import Path
 
 import torch
 
 from .errors import InvalidValue, MissingFile
+from .files import write_atomically
 from .models import ModelConfig, build_model
 from .runtime import rng_state, set_rng_state
 
@@ -44,14 +44,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, step=0, epoch=0
              "step": int(step), "epoch": int(epoch), "best_score": None if best_score is None else float(best_score),
              "rng": rng_state(), "train_config": train_config, "training": training,
              "versions": {"minidgl": __version__, "torch": str(torch.__version__), "python": platform.python_version()}}
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, lambda temporary: torch.save(state, temporary))
 
 
 def check_target(path, model):

@@ -9,7 +9,7 @@ import torch
 
 from . import cache, distributed
 from .errors import InvalidValue
-from .jsonfile import check_writable, read_json, write_json
+from .files import check_writable, read_json, write_json
 from .methods import get_method
 from .methods.dgl import DEFAULT_ALPHA
 from .models import build_model

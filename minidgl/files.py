@@ -1,5 +1,6 @@
-"""JSON results written safely: the target checked before any work, every write atomic (a temporary file renamed
-over the target), so an interrupted run never leaves a half-written file."""
+"""Files written safely: the target checked before any work, every write atomic (a temporary file renamed over the
+target), so an interrupted run never leaves a half-written file. Checkpoints, JSON results and the data scripts'
+outputs all go through `write_atomically`."""
 import json
 import os
 import pathlib
@@ -26,16 +27,24 @@ def check_writable(path):
             probe.unlink(missing_ok=True)
 
 
+def write_atomically(path, write):
+    """Call `write(temporary)` for a temporary file beside `path` (named `.<name>.<random>.tmp`), then rename it
+    over `path`: readers never see half a file, and an interrupted write leaves the previous one. Returns `path`."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
 def write_json(path, payload):
     """Write `payload` as indented JSON to `path`, atomically (folders created)."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        temporary.write_text(json.dumps(payload, indent=2))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(payload, indent=2)))
 
 
 def read_json(path):
