@@ -14,7 +14,6 @@ Class order: `--class-order ogm` (OGM/DGL/BalanceBenchmark: NEU HAP SAD FEA DIS 
 `alphabetical` (MMPareto: ANG DIS FEA HAP NEU SAD).
 """
 import argparse
-import os
 import pathlib
 import re
 import sys
@@ -107,7 +106,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python data_scripts/crema_d.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--raw", type=pathlib.Path, required=True, help="the downloaded CREMA-D folder (read only)")
-    parser.add_argument("--out", type=pathlib.Path, required=True, help="the prepared folder to write (or resume)")
+    media.add_run_arguments(parser)
     parser.add_argument("--front-end", default="log-stft", choices=["log-stft", "fbank"],
                         help="audio feature: log-stft (DGL/OGM, 257x188; default) or fbank (MMPareto/BalanceBenchmark "
                              "Kaldi fbank, 128 x --fbank-frames)")
@@ -121,9 +120,6 @@ def build_parser():
     parser.add_argument("--val-fraction", type=float, default=0.1,
                         help="authors' split: stratified share of train held out as validation (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the actor split and the validation part")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
-                        help="decoding processes (0: in this process)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 

@@ -17,7 +17,6 @@ The DGL authors' own Kinetics-Sounds loader (log-STFT of a random 5-s crop, draw
 computed once ahead of training, so it is not offered.
 """
 import argparse
-import os
 import pathlib
 import sys
 
@@ -102,7 +101,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python data_scripts/kinetics_sounds.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--raw", type=pathlib.Path, required=True, help="one folder of clips per class (read only)")
-    parser.add_argument("--out", type=pathlib.Path, required=True, help="the prepared folder to write (or resume)")
+    media.add_run_arguments(parser)
     parser.add_argument("--fbank-frames", type=int, default=FBANK_FRAMES,
                         help=f"fbank frames kept, zero-padded or cut (default {FBANK_FRAMES}, GeWu)")
     parser.add_argument("--classes", type=pathlib.Path, help="class names in index order, one per line")
@@ -110,9 +109,6 @@ def build_parser():
     parser.add_argument("--val-fraction", type=float, default=VAL_FRACTION,
                         help="stratified share held out as validation (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the stratified split and the validation part")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
-                        help="decoding processes (0: in this process)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 

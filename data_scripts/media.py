@@ -429,6 +429,14 @@ def group_parts(clips, groups, val_fraction, test_fraction, seed):
     return parts
 
 
+def add_run_arguments(parser):
+    """The options both scripts share: `--out` (the prepared folder), `--workers` and `--quiet`."""
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="the prepared folder to write (or resume)")
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+                        help="decoding processes (0: in this process)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def main(prepare, args, heading):
     """What each script's `main` does: `prepare(args)` -> `(prepared.json content, Summary)`, then a report that
     starts with `heading(info)`. User errors and Ctrl-C end in one line (finished clips are kept)."""
