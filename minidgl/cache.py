@@ -15,11 +15,11 @@ import hashlib
 import os
 import pathlib
 import shutil
-import uuid
 import weakref
 
 import torch
 
+from .files import write_atomically
 from .runtime import resolve_device
 
 KEEP_VERSIONS = 2
@@ -138,9 +138,7 @@ def save(key, value):
     if not version.exists():
         version.mkdir(parents=True, exist_ok=True)
         _prune(folder)
-    partial = version / f".{key}.{uuid.uuid4().hex}"
-    torch.save(value, partial)
-    os.replace(partial, version / f"{key}.pt")
+    write_atomically(version / f"{key}.pt", lambda temporary: torch.save(value, temporary))
 
 
 def _prune(folder):
