@@ -8,7 +8,8 @@ The core (data, models, routing, methods, training, diagnostics, experiments) ne
 plots, lab widget, exercises and studies live in `minidgl.course`, imported on demand.
 """
 from . import diagnostics, experiments, probing
-from .data import MultimodalDataset, Splits, load_dataset, make_av_digits, make_gaussian_toy, stratified_split
+from .data import (MultimodalDataset, Splits, load_dataset, make_av_digits, make_gaussian_toy, make_gaussian_trio,
+                   stratified_split)
 from .methods import DGL, METHODS, MMPareto, OGM, OGMGE, Joint, Method, Uniform, Unimodal, get_method
 from .checkpoint import load_checkpoint, load_model, restore, save_checkpoint
 from .models import ENCODERS, FUSIONS, ModelConfig, MultimodalNet, Output, build_model
@@ -23,6 +24,6 @@ __all__ = ["DGL", "ENCODERS", "FUSIONS", "History", "JOINT", "Joint", "Losses", 
            "MultimodalDataset", "MultimodalNet", "OGM", "OGMGE", "Output", "Routing", "Splits", "TrainConfig",
            "UNIFORM", "Uniform", "Unimodal", "build_model", "compare", "default_device", "dgl_routing",
            "diagnostics", "evaluate", "experiments", "fit", "probing",
-           "get_method", "load_dataset", "make_av_digits", "make_gaussian_toy", "routed_loss",
+           "get_method", "load_dataset", "make_av_digits", "make_gaussian_toy", "make_gaussian_trio", "routed_loss",
            "seed_everything", "stratified_split", "Step", "train_step", "ModelConfig", "save_checkpoint",
            "load_checkpoint", "load_model", "restore"]

@@ -290,13 +290,14 @@ def fused_error_vs_margin(q_y, margins):
 
 @torch.no_grad()
 def encode(model, dataset, modality, batch_size=512):
-    """Features `(n, dim)` of `dataset` through the (frozen, eval-mode) encoder of `modality` (an encoder that
-    gives `Tokens` is read as the mean of its real tokens)."""
+    """Features `(n, dim)` of `dataset` through the (frozen, eval-mode) encoder of `modality`. An encoder that
+    gives `Tokens` is read as the mean of its real tokens, one that gives feature maps `(n, dim, height, width)`
+    as their mean over positions: the same pooled features for every output of a conv encoder."""
     encoder = model.encoders[modality]
     was_training = encoder.training
     encoder.eval()
     device = next(encoder.parameters()).device
-    pooled = lambda z: z.pooled() if isinstance(z, Tokens) else z
+    pooled = lambda z: z.pooled() if isinstance(z, Tokens) else z.mean(dim=(2, 3)) if z.ndim == 4 else z
     features = torch.cat([pooled(encoder(x[modality].to(device))) for x, _ in dataset.batches(batch_size)])
     encoder.train(was_training)
     return features

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from minidgl.course.exercises import ch01, ch02, ch03, ch04, ch05, ch07
+from minidgl.course.exercises import ch01, ch02, ch03, ch04, ch05, ch06, ch07
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -48,11 +48,11 @@ def run_cell(code, namespace):
 def namespace():
     return {"torch": torch, "F": F, "functional_call": functional_call, "math": math,
             "ch01": ch01, "ch02": ch02, "ch03": ch03, "ch04": ch04, "ch05": ch05,
-            "ch07": ch07}
+            "ch06": ch06, "ch07": ch07}
 
 
 def test_every_chapter_has_its_exercises():
-    assert len(exercises()) == 15
+    assert len(exercises()) == 17
 
 
 @pytest.mark.parametrize("stub,solution,check", exercises())
@@ -83,9 +83,9 @@ def test_the_student_edition_has_no_solution_and_keeps_every_stub(tmp_path):
         instructor = json.loads((tmp_path / "instructor" / chapter.name).read_text())
         assert [source(c) for c in instructor["cells"]] == [source(c) for c in original["cells"]]
     answer_key = sorted(p.name for p in (tmp_path / "instructor" / "solutions").iterdir())
-    assert len(answer_key) == 15 and "04_dgl_Solution_1.py" in answer_key
+    assert len(answer_key) == 17 and "04_dgl_Solution_1.py" in answer_key
     assert "def dgl_logits" in (tmp_path / "instructor" / "solutions" / "04_dgl_Solution_1.py").read_text()
-    assert len(paths) == 2 * len(CHAPTERS) + 15
+    assert len(paths) == 2 * len(CHAPTERS) + 17
 
 
 def test_editions_overwrite_only_their_own_files(tmp_path):

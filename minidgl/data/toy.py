@@ -9,15 +9,16 @@ from .dataset import MultimodalDataset, check_number, stratified_split
 
 
 def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, seed=0,
-                      val_fraction=0.2, test_fraction=0.2):
+                      val_fraction=0.2, test_fraction=0.2, shape=None):
     """Sample a toy where modality `m` is `mu_m[y] + N(0, noise^2 I)` in `dim` dimensions.
 
     `signal` maps modality name -> strength `s`; class means have per-dimension std `noise * s / sqrt(dim)`,
     so `s` is the distance between two class means in units of the noise std (roughly). Default: a strong
     modality `a` (s=5) and a weak one `b` (s=2).
-    Returns `Splits` with inputs of shape `(dim,)`.
+    Returns `Splits` with inputs of shape `(dim,)`, or `shape` (see `_sample_shape`).
     """
     signal = dict(signal or {"a": 5.0, "b": 2.0})
+    shape = _sample_shape(dim, shape)
     for name, strength in signal.items():
         check_number(f"the signal strength of '{name}'", strength, minimum=0)
     check_number("num_classes", num_classes, minimum=2, integer=True)
@@ -29,13 +30,13 @@ def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, see
     inputs = {}
     for name, strength in signal.items():
         means = torch.randn(num_classes, dim, generator=generator) * noise * strength / math.sqrt(dim)
-        inputs[name] = means[labels] + noise * torch.randn(n, dim, generator=generator)
+        inputs[name] = (means[labels] + noise * torch.randn(n, dim, generator=generator)).reshape(n, *shape)
     dataset = MultimodalDataset(inputs, labels)
     return stratified_split(dataset, val_fraction, test_fraction, seed=seed)
 
 
 def make_gaussian_trio(content_classes=6, dim=32, noise=1.0, signal=(5.0, 2.0, 3.0), n=6000, seed=0,
-                       val_fraction=0.2, test_fraction=0.2):
+                       val_fraction=0.2, test_fraction=0.2, shape=None):
     """Sample a three-modality toy whose label needs all three: `y = 2 * content + attribute`.
 
     The label pairs a content class (`content_classes` of them) with a binary attribute, `2 * content_classes`
@@ -47,7 +48,7 @@ def make_gaussian_trio(content_classes=6, dim=32, noise=1.0, signal=(5.0, 2.0, 3
            modalities);
       `c`: the attribute only (s=3), information that `a` and `b` lack: alone at most one label in
            `content_classes`, and without it `a` and `b` together stay at or below half.
-    Returns `Splits` with inputs `{a, b, c}` of shape `(dim,)`.
+    Returns `Splits` with inputs `{a, b, c}` of shape `(dim,)`, or `shape` (see `_sample_shape`).
     """
     if len(signal) != 3:
         raise InvalidValue(f"signal gives the strengths of modalities a, b, c: three numbers, got {signal!r}")
@@ -56,6 +57,7 @@ def make_gaussian_trio(content_classes=6, dim=32, noise=1.0, signal=(5.0, 2.0, 3
     check_number("content_classes", content_classes, minimum=2, integer=True)
     check_number("dim", dim, minimum=1, integer=True)
     check_number("noise", noise, minimum=0)
+    shape = _sample_shape(dim, shape)
     num_classes = 2 * content_classes
     check_number("n", n, minimum=3 * num_classes, integer=True)
     generator = torch.Generator().manual_seed(seed)
@@ -64,7 +66,21 @@ def make_gaussian_trio(content_classes=6, dim=32, noise=1.0, signal=(5.0, 2.0, 3
     inputs = {}
     for (name, part), strength in zip(parts.items(), signal):
         means = torch.randn(int(part.max()) + 1, dim, generator=generator) * noise * strength / math.sqrt(dim)
-        inputs[name] = means[part] + noise * torch.randn(n, dim, generator=generator)
+        inputs[name] = (means[part] + noise * torch.randn(n, dim, generator=generator)).reshape(n, *shape)
     class_names = [f"{content}{'+' if attribute else '-'}" for content in range(content_classes)
                    for attribute in range(2)]
     return stratified_split(MultimodalDataset(inputs, labels, class_names), val_fraction, test_fraction, seed=seed)
+
+
+def _sample_shape(dim, shape):
+    """The per-sample shape of a toy's inputs: `(dim,)` by default, or `shape`, the same `dim` numbers laid out
+    as a map, e.g. `(2, 4, 4)` (channels, height, width) for `dim=32`, so that conv encoders, token encoders and
+    intermediate fusion can read them. Which number goes where is arbitrary: the class means have no spatial
+    structure, and every layout holds the same information."""
+    if shape is None:
+        return (dim,)
+    shape = tuple(shape)
+    if not shape or not all(isinstance(s, int) and s >= 1 for s in shape) or math.prod(shape) != dim:
+        raise InvalidValue(f"shape must be positive integers whose product is dim={dim}, got {shape!r}; "
+                           f"e.g. (2, 4, 4) for dim=32")
+    return shape

@@ -78,12 +78,18 @@ class Fusion(nn.Module):
 
     def fuse_alone(self, features, modality):
         """Unimodal logits: the fusion applied with every other modality's features set to zero."""
-        return self.fuse({m: f if m == modality else torch.zeros_like(f) for m, f in features.items()})
+        return self.fuse(zero_others(features, modality))
 
     def contribution(self, features, modality):
         """Modality `modality`'s share of the fused logits `(batch, classes)`, the score OGM-GE compares across
         modalities. Default: its unimodal logits."""
         return self.forward(features, alone=modality)
+
+
+def zero_others(features, modality):
+    """`features` `{m: tensor}` with every modality but `modality` replaced by zeros of the same shape (a new
+    dict; `modality`'s tensor is the same object): the input of a fusion's default unimodal pass."""
+    return {m: f if m == modality else torch.zeros_like(f) for m, f in features.items()}
 
 
 class ConcatFusion(Fusion):
