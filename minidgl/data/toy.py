@@ -15,7 +15,8 @@ def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, see
     `signal` maps modality name -> strength `s`; class means have per-dimension std `noise * s / sqrt(dim)`,
     so `s` is the distance between two class means in units of the noise std (roughly). Default: a strong
     modality `a` (s=5) and a weak one `b` (s=2).
-    Returns `Splits` with inputs of shape `(dim,)`, or `shape` (see `_sample_shape`).
+    Returns `Splits` with inputs of shape `(dim,)`, or `shape`: the same `dim`
+    numbers laid out as a map, e.g. `(8, 2, 2)`, for conv, token and intermediate-fusion encoders.
     """
     signal = dict(signal or {"a": 5.0, "b": 2.0})
     shape = _sample_shape(dim, shape)
@@ -48,7 +49,8 @@ def make_gaussian_trio(content_classes=6, dim=32, noise=1.0, signal=(5.0, 2.0, 3
            modalities);
       `c`: the attribute only (s=3), information that `a` and `b` lack: alone at most one label in
            `content_classes`, and without it `a` and `b` together stay at or below half.
-    Returns `Splits` with inputs `{a, b, c}` of shape `(dim,)`, or `shape` (see `_sample_shape`).
+    Returns `Splits` with inputs `{a, b, c}` of shape `(dim,)`, or `shape` (a map, as
+    in `make_gaussian_toy`).
     """
     if len(signal) != 3:
         raise InvalidValue(f"signal gives the strengths of modalities a, b, c: three numbers, got {signal!r}")
