@@ -36,12 +36,15 @@ probe: $(STAMP)
 course: probe book
 
 # The Jupyter Book (HTML in _build/html): vendor the JavaScript the pages load (MathJax and the widget
-# manager from npm, plotly.js from the plotly package) so that they render offline, then execute every
-# chapter (--all: even those unchanged since the last build) and build; any error or warning fails.
-# Trainings and probes come back from the results cache when they are exactly the same (book/setup.md);
-# MINIDGL_CACHE=off recomputes everything. `probe` trains on one thread, as the chapters do, so that the
-# book reads back the runs it trained.
-BUILD_BOOK := $(BIN)/jupyter-book build . --all --warningiserror
+# manager from npm, plotly.js from the plotly package) so that they render offline; execute every notebook
+# of _toc.yml from scratch, BOOK_JOBS at a time (book/execute.py: each kernel on one thread, in its
+# notebook's folder; a failing cell stops the build with its notebook, cell and traceback); then build,
+# rendering those executions (execute_notebooks: cache in _config.yml) without running them again; any
+# error or warning fails. Trainings and probes come back from the results cache when they are exactly the
+# same (book/setup.md); MINIDGL_CACHE=off recomputes everything. `probe` trains on one thread, as the
+# chapters do, so that the book reads back the runs it trained.
+BOOK_JOBS  ?= 2
+BUILD_BOOK := $(BIN)/python book/execute.py --jobs $(BOOK_JOBS) && $(BIN)/jupyter-book build . --all --warningiserror
 
 book: $(STAMP)
 	book/vendor.sh $(BIN)/python
@@ -52,9 +55,10 @@ browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 # The book build executes every chapter and fails on any error (the chapters' hidden assertions included), so
-# it is the notebook test; nbval would execute them a second time for nothing. It executes one chapter at a
-# time on one thread, so the unit tests run beside it, in one process on the other core (their report is
-# printed once both are done). Then the browser-side tests run side by side on two workers: the routing lab
+# it is the notebook test; nbval would execute them a second time for nothing. The unit tests run beside it
+# from the start, in one process (their report is printed once both are done): BOOK_JOBS chapters and the
+# unit tests share the two cores while the chapters execute, and the unit tests have a core to themselves
+# while the build renders on the other. Then the browser-side tests run side by side on two workers: the routing lab
 # is driven in a real JupyterLab (chapter 4's student edition, run all there), the other chapters' student
 # editions run top to bottom, and the render test checks the pages the build wrote (the chapters' trainings
 # come back from the results cache the build filled). `make notebooks` runs the chapters under nbval alone.
