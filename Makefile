@@ -36,28 +36,34 @@ probe: $(STAMP)
 course: probe book
 
 # The Jupyter Book (HTML in _build/html): vendor the JavaScript the pages load (MathJax and the widget
-# manager from npm, plotly.js from the plotly package) so that they render offline, then execute every
-# chapter (--all: even those unchanged since the last build) and build; any error or warning fails.
-# Trainings and probes come back from the results cache when they are exactly the same (book/setup.md);
-# MINIDGL_CACHE=off recomputes everything. `probe` trains on one thread, as the chapters do, so that the
-# book reads back the runs it trained.
-BUILD_BOOK := $(BIN)/jupyter-book build . --all --warningiserror
+# manager from npm, plotly.js from the plotly package) so that they render offline; execute every notebook
+# of _toc.yml from scratch, BOOK_JOBS at a time, in the order of _toc.yml (book/execute.py: each kernel in
+# its notebook's folder; a failing cell fails the build, with its notebook, cell and traceback); then render
+# those executions (execute_notebooks: cache in _config.yml: nothing is executed twice); any error or warning
+# fails. Trainings and probes come back from the results cache when they are exactly the same
+# (book/setup.md); MINIDGL_CACHE=off recomputes everything. `probe` trains on one thread, as the chapters
+# do, so that the book reads back the runs it trained.
+BOOK_JOBS    ?= 2
+EXECUTE_BOOK := $(BIN)/python book/execute.py --jobs $(BOOK_JOBS)
+RENDER_BOOK  := $(BIN)/jupyter-book build . --all --warningiserror
 
 book: $(STAMP)
 	book/vendor.sh $(BIN)/python
-	$(BUILD_BOOK)
+	$(EXECUTE_BOOK)
+	$(RENDER_BOOK)
 
 # Headless Chromium for the render and lab tests (Debian package; CI runs as root).
 browser:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 # The book build executes every chapter and fails on any error (the chapters' hidden assertions included), so
-# it is the notebook test; nbval would execute them a second time for nothing. It executes one chapter at a
-# time on one thread, so the unit tests run beside it, in one process on the other core (their report is
-# printed once both are done). Then the browser-side tests run side by side on two workers: the routing lab
-# is driven in a real JupyterLab (chapter 4's student edition, run all there), the other chapters' student
-# editions run top to bottom, and the render test checks the pages the build wrote (the chapters' trainings
-# come back from the results cache the build filled). `make notebooks` runs the chapters under nbval alone.
+# it is the notebook test; nbval would execute them a second time for nothing. The unit tests run beside it,
+# in one process, from the start (their report is printed once both are done): cold, the chapters are the
+# longer part and take both cores once the unit tests are done; warm (results cache full), the unit tests
+# are. Then the browser-side tests run side by side on two workers: the routing lab is driven in a real
+# JupyterLab (chapter 4's student edition, run all there), the other chapters' student editions run top to
+# bottom, and the render test checks the pages the build wrote (the chapters' trainings come back from the
+# results cache the build filled). `make notebooks` runs the chapters under nbval alone.
 AFTER_BOOK := tests/book/test_lab.py tests/book/test_student_edition.py tests/book/test_rendered.py
 UNIT_LOG   := _build/unit-tests.log
 
@@ -65,7 +71,7 @@ test: $(STAMP) browser
 	book/vendor.sh $(BIN)/python
 	mkdir -p _build
 	$(BIN)/python -m pytest tests $(AFTER_BOOK:%=--ignore=%) >$(UNIT_LOG) 2>&1 & units=$$!; \
-	$(BUILD_BOOK); book=$$?; \
+	$(EXECUTE_BOOK) && $(RENDER_BOOK); book=$$?; \
 	wait $$units; unit_status=$$?; echo "== unit tests (run beside the book build)"; cat $(UNIT_LOG); \
 	test $$book -eq 0 && test $$unit_status -eq 0
 	MINIDGL_REQUIRE_BOOK=1 $(BIN)/python -m pytest -n 2 --dist loadgroup $(AFTER_BOOK)
