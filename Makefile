@@ -3,8 +3,6 @@
 #   make test     build the environment, then run every test (unit, notebooks, rendered book)
 # The virtual environment lives outside the clone, keyed by a hash of pyproject.toml, so clean clones
 # share it; it is created when missing and re-installed only when the pins change. Override with VENV=...
-# pip installs without byte-compiling (--no-compile): Python compiles only the modules that are imported, on
-# first import, instead of every file of torch and jupyter up front (42 s of a 97 s install on 2 cores).
 
 PYTHON  ?= python3.11
 PINS    := $(shell sha1sum pyproject.toml | cut -c1-12)
@@ -23,7 +21,7 @@ env: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[course,data,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[course,data,dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
