@@ -82,23 +82,17 @@ def learning_signal(grid, name, samples=512, method="joint"):
     over the seeds, on the first `samples` training samples, measured on a copy of each model in training mode
     (the copy's BatchNorm statistics absorb the measuring pass). Below 1, fusion passes the encoder less than
     its own loss would."""
-    data = grid["runs"][name]
+    split = grid["datasets"][name].train
+    inputs, labels = {m: x[:samples] for m, x in split.inputs.items()}, split.labels[:samples]
     signal = {}
-    for fusion, runs in data.items():
+    for fusion, runs in grid["runs"][name].items():
         ratios = {}
         for model, _ in runs[method]:
-            train = _training_batch(grid, name, fusion, samples)
-            norms = encoder_loss_gradient_norms(copy.deepcopy(model).train(), *train)
+            norms = encoder_loss_gradient_norms(copy.deepcopy(model).train(), inputs, labels)
             for m, n in norms.items():
                 ratios.setdefault(m, []).append(n["fused"] / n["unimodal"])
         signal[fusion] = {m: summarize(values) for m, values in ratios.items()}
     return signal
-
-
-def _training_batch(grid, name, fusion, samples):
-    """The first `samples` samples of the training split `fusion_grid` trained on: `(inputs, labels)`."""
-    split = grid["datasets"][name].train
-    return {m: x[:samples] for m, x in split.inputs.items()}, split.labels[:samples]
 
 
 def batchnorm_statistics_study(model, data, batch_size=64):
