@@ -10,7 +10,8 @@ minidgl, torch and Python that wrote it. The checkpoints `fit(..., checkpoint=pa
 also hold `training`: the method, the `History` so far, the weights of the epoch chosen on validation so far,
 the shuffling generator's and the gradient scaler's states; `fit(..., resume=path)` continues from them
 exactly, and `load_model(path, best=True)` gives the validation-selected network. Writes are atomic (a
-temporary file renamed over the target), so an interrupted save leaves the previous checkpoint intact. Files are read with `torch.load(weights_only=True)`.
+temporary file renamed over the target), so an interrupted save leaves the previous checkpoint intact. Files
+are read with `torch.load(weights_only=True)`.
 """
 import os
 import platform
