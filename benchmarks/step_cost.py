@@ -1,12 +1,14 @@
 """Cost of one training step per method, as a ratio to joint training on the same model and batch.
 
-    python benchmarks/step_cost.py                 # AV-Digits MLP/CNN and CREMA-D-shaped ResNet-18, CPU
+    python benchmarks/step_cost.py                 # AV-Digits MLP/CNN, CREMA-D-shaped ResNet-18, dense fusions
     python benchmarks/step_cost.py --quick --json step_cost.json --device cuda
 
-A step is `fit`'s `train_step` (forward, losses, zero_grad, the method's backward, gradient norms, SGD step). Besides minidgl's methods it
-times the reference implementations of the authors' steps (`minidgl.reference`): DGL with two backward passes,
-the name-based wipe, clipping and per-step `.item()` logging; MMPareto with four backward passes. The timing
-loop is `minidgl.timing` (methods interleaved in a rotated order, each on its own copy of the model). Reported: median (or, with
+A step is `fit`'s `train_step` (forward, losses, zero_grad, the method's backward, gradient norms, SGD step).
+Besides minidgl's methods it times the reference implementations of the authors' steps (`minidgl.reference`):
+DGL with two backward passes, the name-based wipe, clipping and per-step `.item()` logging; MMPareto with four
+backward passes. The dense-fusion cases (attention, MMTM) time joint and DGL beside DGL's extra work alone and
+report DGL / joint next to the floor that work implies (`time_case`). The timing loop is `minidgl.timing`
+(methods interleaved in a rotated order, each on its own copy of the model). Reported: median (or, with
 `--stat min`, fastest) seconds per step and the ratio to joint; the JSON keeps every timed step.
 """
 import argparse
@@ -16,15 +18,16 @@ import ctypes.util
 
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call
 
 import minidgl
 from minidgl import timing
 from minidgl.files import check_writable, write_json
 from minidgl.models import MultimodalNet, Tokens, build_encoder, build_fusion
 from minidgl.reference import authors_dgl_step, authors_mmpareto_step
+from minidgl.routing import dgl_routing
 from minidgl.runtime import resolve_device
 
+DGL = dgl_routing()  # the unimodal passes depend on the routing's detaches only, not on alpha
 AV_DIGITS = {"audio": (1, 65, 32), "visual": (1, 8, 8)}
 CASES = {
     # name: (encoder, fusion, {modality: per-sample shape}, classes, feature_dim, batch); the CNN and ResNet
@@ -54,10 +57,10 @@ def is_dense(case):
 
 def unimodal_passes(model, inputs, backward):
     """What DGL adds to a joint step: a function `step(inputs, labels)` running the M unimodal passes through
-    `model.fusion` exactly as `MultimodalNet.forward` runs them under DGL (detached fusion parameters, cloned
-    buffers, train mode) and their cross-entropy; with `backward`, that loss back-propagated into the encoder
-    outputs (the gradient DGL sends to the encoders; no parameter gets one). The encoder outputs are computed
-    once, here, and reused."""
+    `model.fusion` with the code `MultimodalNet.forward` runs under DGL (`model.unimodal_logits`: detached
+    fusion parameters, cloned buffers, train mode) and their cross-entropy; with `backward`, that loss
+    back-propagated into the encoder outputs (the gradient DGL sends to the encoders; no parameter gets one).
+    The encoder outputs are computed once, here, and reused."""
     with torch.no_grad():
         features = {m: encoder(inputs[m]) for m, encoder in model.encoders.items()}
     features = {m: Tokens(z.values.requires_grad_(), z.mask) if isinstance(z, Tokens) else z.requires_grad_()
@@ -65,10 +68,7 @@ def unimodal_passes(model, inputs, backward):
     leaves = [z.values if isinstance(z, Tokens) else z for z in features.values()]
 
     def step(inputs, labels):
-        state = {name: b.clone() for name, b in model.fusion.named_buffers()}
-        state.update({name: p.detach() for name, p in model.fusion.named_parameters()})
-        loss = sum(F.cross_entropy(functional_call(model.fusion, state, (features,), {"alone": m}), labels)
-                   for m in features)
+        loss = sum(F.cross_entropy(logits, labels) for logits in model.unimodal_logits(features, DGL).values())
         if backward:
             torch.autograd.grad(loss, leaves)
     return step

@@ -83,23 +83,26 @@ class MultimodalNet(nn.Module):
         - not `routing.mm_to_encoders`: the fused logits see detached features;
         - not `routing.uni_to_fusion`: the unimodal logits use detached fusion parameters.
         `unimodal=False` skips the M unimodal passes through the fusion (`Output.unimodal_logits` is empty).
-
-        The unimodal passes run on copies of the fusion's buffers, so that only the fused pass updates its
-        BatchNorm running statistics: the M unimodal passes see zero-padded inputs, which are no sample of what
-        the fusion reads at evaluation. A fusion without buffers computes exactly what it computed before.
         """
         self.check_inputs(inputs)
         features = {m: encoder(inputs[m]) for m, encoder in self.encoders.items()}
         fusion_input = features if routing.mm_to_encoders else {m: z.detach() for m, z in features.items()}
         fused_logits = self.fusion(fusion_input)
-        if not unimodal:
-            unimodal_logits = {}
-        else:
-            state = {name: b.clone() for name, b in self.fusion.named_buffers()}
-            if not routing.uni_to_fusion:
-                state.update({name: p.detach() for name, p in self.fusion.named_parameters()})
-            unimodal_logits = {m: functional_call(self.fusion, state, (features,), {"alone": m}) for m in features}
+        unimodal_logits = self.unimodal_logits(features, routing) if unimodal else {}
         return Output(fused_logits, unimodal_logits, features)
+
+    def unimodal_logits(self, features, routing=JOINT):
+        """`{m: (batch, classes)}`: the fusion with each modality of `features` alone, with fusion parameters
+        detached unless `routing.uni_to_fusion`.
+
+        The unimodal passes run on copies of the fusion's buffers, so that only the fused pass updates its
+        BatchNorm running statistics: the M unimodal passes see zero-padded inputs, which are no sample of what
+        the fusion reads at evaluation. A fusion without buffers computes exactly what it computed before.
+        """
+        state = {name: b.clone() for name, b in self.fusion.named_buffers()}
+        if not routing.uni_to_fusion:
+            state.update({name: p.detach() for name, p in self.fusion.named_parameters()})
+        return {m: functional_call(self.fusion, state, (features,), {"alone": m}) for m in features}
 
     def check_inputs(self, inputs):
         """Raise a clear error when `inputs` does not match the modalities and shapes the model was built for."""
