@@ -19,19 +19,17 @@ def make_gaussian_toy(signal=None, num_classes=6, dim=32, noise=3.0, n=5000, see
     numbers laid out as a map, e.g. `(8, 2, 2)`, for conv, token and intermediate-fusion encoders.
     """
     signal = dict(signal or {"a": 5.0, "b": 2.0})
-    shape = _sample_shape(dim, shape)
     for name, strength in signal.items():
         check_number(f"the signal strength of '{name}'", strength, minimum=0)
     check_number("num_classes", num_classes, minimum=2, integer=True)
     check_number("dim", dim, minimum=1, integer=True)
     check_number("noise", noise, minimum=0)
+    shape = _sample_shape(dim, shape)
     check_number("n", n, minimum=3 * num_classes, integer=True)
     generator = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % num_classes
-    inputs = {}
-    for name, strength in signal.items():
-        means = torch.randn(num_classes, dim, generator=generator) * noise * strength / math.sqrt(dim)
-        inputs[name] = (means[labels] + noise * torch.randn(n, dim, generator=generator)).reshape(n, *shape)
+    inputs = {name: _noisy_means(labels, num_classes, strength, noise, shape, generator)
+              for name, strength in signal.items()}
     dataset = MultimodalDataset(inputs, labels)
     return stratified_split(dataset, val_fraction, test_fraction, seed=seed)
 
@@ -65,13 +63,20 @@ def make_gaussian_trio(content_classes=6, dim=32, noise=1.0, signal=(5.0, 2.0, 3
     generator = torch.Generator().manual_seed(seed)
     labels = torch.arange(n) % num_classes
     parts = {"a": labels // 2, "b": labels // 2, "c": labels % 2}
-    inputs = {}
-    for (name, part), strength in zip(parts.items(), signal):
-        means = torch.randn(int(part.max()) + 1, dim, generator=generator) * noise * strength / math.sqrt(dim)
-        inputs[name] = (means[part] + noise * torch.randn(n, dim, generator=generator)).reshape(n, *shape)
+    inputs = {name: _noisy_means(part, int(part.max()) + 1, strength, noise, shape, generator)
+              for (name, part), strength in zip(parts.items(), signal)}
     class_names = [f"{content}{'+' if attribute else '-'}" for content in range(content_classes)
                    for attribute in range(2)]
     return stratified_split(MultimodalDataset(inputs, labels, class_names), val_fraction, test_fraction, seed=seed)
+
+
+def _noisy_means(part, parts, strength, noise, shape, generator):
+    """One modality: `parts` random means (per-dimension std `noise * strength / sqrt(dim)`, `dim` the numbers in
+    `shape`), the mean of each sample's `part` `(n,)` plus `N(0, noise^2 I)`, as `(n, *shape)`. The means are
+    drawn before the noise, from `generator`."""
+    n, dim = len(part), math.prod(shape)
+    means = torch.randn(parts, dim, generator=generator) * noise * strength / math.sqrt(dim)
+    return (means[part] + noise * torch.randn(n, dim, generator=generator)).reshape(n, *shape)
 
 
 def _sample_shape(dim, shape):
