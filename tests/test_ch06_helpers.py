@@ -1,8 +1,6 @@
 """Chapter 6's helpers: toys as maps, pooled probes of map encoders, the grid study and its measurements, the
 BatchNorm re-estimation (against statistics gathered by hand), and the exercises' checkers against wrong answers."""
-import contextlib
 import copy
-import io
 
 import pytest
 import torch
@@ -15,13 +13,6 @@ from minidgl.course.plots import interaction as interaction_plots
 from minidgl.diagnostics import encode
 from minidgl.errors import InvalidValue
 from minidgl.models.fusion import Fusion, zero_others
-
-
-def printed(fn, *args):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        result = fn(*args)
-    return result, out.getvalue()
 
 
 @pytest.mark.parametrize("make", [minidgl.make_gaussian_toy, minidgl.make_gaussian_trio])
@@ -164,7 +155,7 @@ def test_the_chapters_figures_draw_every_panel(small_grid):
     assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 6
 
 
-def test_checker_6_1_fails_plausible_wrong_answers():
+def test_checker_6_1_fails_plausible_wrong_answers(capsys):
     def zeroes_the_kept_one(features, modality):
         return {m: torch.zeros_like(z) if m == modality else z for m, z in features.items()}
 
@@ -179,11 +170,11 @@ def test_checker_6_1_fails_plausible_wrong_answers():
 
     for wrong, message in ((zeroes_the_kept_one, "zeroed the modality that stays"), (in_place, "in place"),
                            (drops_the_others, "keys")):
-        ok, out = printed(ch06.check_zero_others, wrong)
+        ok, out = ch06.check_zero_others(wrong), capsys.readouterr().out
         assert ok is False and "[FAIL]" in out and message in out
 
 
-def test_checker_6_2_fails_plausible_wrong_answers():
+def test_checker_6_2_fails_plausible_wrong_answers(capsys):
     def plain(fusion, features, modality):
         return fusion(features, alone=modality)
 
@@ -202,5 +193,5 @@ def test_checker_6_2_fails_plausible_wrong_answers():
 
     for wrong, message in ((plain, "changed the buffers"), (in_eval_mode, "running statistics"),
                            (without_gradient, "carry no gradient")):
-        ok, out = printed(ch06.check_unimodal_logits_keeping_statistics, wrong)
+        ok, out = ch06.check_unimodal_logits_keeping_statistics(wrong), capsys.readouterr().out
         assert ok is False and "[FAIL]" in out and message in out
