@@ -131,3 +131,21 @@ def test_a_cached_attenuation_study_is_the_study(toy, cache_dir, monkeypatch):
         for name, value in measured.items():
             assert torch.equal(torch.as_tensor(again["checkpoints"][2][m][name]), torch.as_tensor(value)), name
     assert torch.equal(torch.rand(2), after)
+
+
+def test_av_digits_is_built_once_per_set_of_knobs_and_read_back_bit_for_bit(cache_dir, monkeypatch):
+    from minidgl.data import av_digits
+    builds = []
+    real_build = av_digits.build_av_digits
+    monkeypatch.setattr(av_digits, "build_av_digits", lambda **knobs: builds.append(knobs) or real_build(**knobs))
+    first = minidgl.make_av_digits(copies=1)
+    again = minidgl.make_av_digits(copies=1)
+    assert len(builds) == 1, "the second call should read the dataset back"
+    for split in ("train", "val", "test"):
+        built, read = getattr(first, split), getattr(again, split)
+        assert torch.equal(read.labels, built.labels) and read.class_names == built.class_names
+        for m in ("audio", "visual"):
+            assert torch.equal(read.inputs[m], built.inputs[m]), (split, m)
+    assert cache.describe(again) == cache.describe(first), "the same runs should be read back for it"
+    minidgl.make_av_digits(copies=1, snr_db=-8.0)
+    assert len(builds) == 2 and builds[1]["snr_db"] == -8.0, "other knobs are another dataset"

@@ -44,10 +44,16 @@ def test_errors_exit_with_a_message(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["compare"], ["probe"]])
-def test_help_on_every_command(command):
-    result = subprocess.run([sys.executable, "-m", "minidgl", *command, "--help"], capture_output=True, text=True)
+def test_python_dash_m_minidgl_runs_the_command_line():
+    result = subprocess.run([sys.executable, "-m", "minidgl", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: python -m minidgl" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["train"], ["compare"], ["probe"]])
+def test_help_on_every_command(command, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([*command, "--help"])
+    assert exit.value.code == 0 and f"usage: python -m minidgl {command[0]}" in capsys.readouterr().out
 
 
 def test_a_bug_is_not_reported_as_a_user_error(monkeypatch):
