@@ -72,7 +72,7 @@ def describe(value):
         settings = {k: v for k, v in vars(value).items() if not k.startswith("_")}
         return f"{type(value).__module__}.{type(value).__qualname__}{describe(settings)}"
     if isinstance(value, dict):
-        return "{" + ",".join(f"{describe(k)}:{describe(v)}" for k, v in sorted(value.items(), key=str)) + "}"
+        return "{" + ",".join(f"{k}:{v}" for k, v in sorted((describe(k), describe(v)) for k, v in value.items())) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(describe(v) for v in value) + "]"
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

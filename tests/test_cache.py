@@ -58,6 +58,15 @@ def test_methods_defined_outside_minidgl_are_never_cached(toy, cache_dir, count_
     assert len(count_fits) == 2
 
 
+def test_a_key_reads_tensors_by_digest_and_dicts_in_any_order(monkeypatch):
+    weights = {"layer.weight": torch.randn(64, 64), "layer.bias": torch.randn(64)}
+    reordered = dict(reversed(weights.items()))
+    monkeypatch.setattr(torch.Tensor, "__repr__", lambda self: pytest.fail("a key printed a tensor"))
+    assert cache.key("probe", "cpu", weights=weights) == cache.key("probe", "cpu", weights=reordered)
+    assert cache.key("probe", "cpu", weights=weights) != cache.key("probe", "cpu", weights={**weights, "x": 1})
+    assert cache.describe({1: "a"}) != cache.describe({"1": "a"})
+
+
 def test_everything_a_run_depends_on_changes_its_key(toy):
     def run_key(data=toy, method=minidgl.DGL(0.5), **settings):
         return cache.key("run", "cpu", data=data, method=method, settings={"epochs": 2, **settings})
