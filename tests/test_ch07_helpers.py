@@ -3,13 +3,19 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
 from minidgl.course.plots import scale as scale_plots  # noqa: E402
 from minidgl.course.scale import PROCEDURES, replica_drift  # noqa: E402
 
 
-def test_one_backward_keeps_the_processes_identical_and_two_backwards_do_not():
-    """About 10 s: two processes start and import torch."""
+def test_one_backward_keeps_the_processes_identical_and_two_backwards_do_not(tmp_path, monkeypatch):
+    """About 10 s: two processes start and import torch (once: the second call reads the cache)."""
+    monkeypatch.setenv("MINIDGL_CACHE", str(tmp_path))
     drift = replica_drift(steps=3, batch_size=16)
+    monkeypatch.setattr(torch.multiprocessing, "spawn", lambda *args, **kwargs: pytest.fail("measured again"))
+    assert replica_drift(steps=3, batch_size=16) == drift
     one, two = drift[PROCEDURES[0]], drift[PROCEDURES[1]]
     assert one == {"fusion": 0.0, "encoders": 0.0, "vs_one_process": one["vs_one_process"]}
     assert one["vs_one_process"] < 1e-6

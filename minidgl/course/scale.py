@@ -10,7 +10,7 @@ import tempfile
 
 import torch
 
-from .. import distributed
+from .. import cache, distributed
 from ..data import make_gaussian_toy
 from ..methods import DGL
 from ..models import build_model
@@ -62,8 +62,14 @@ def replica_drift(steps=5, batch_size=32, alpha=1.0):
 
     Returns `{procedure: {"fusion", "encoders": max |process 0 - process 1| over those parameters,
     "vs_one_process": max |process 0 - one process on the whole batches| over all parameters}}`.
-    Takes a few seconds: two processes start and import torch.
+    Takes a few seconds (two processes start and import torch), once: the results cache (`minidgl.cache`) then
+    returns it.
     """
+    key = cache.key("replica-drift", "cpu", steps=steps, batch_size=batch_size, alpha=alpha)
+    return cache.computed(key, lambda: _measure_drift(steps, batch_size, alpha))
+
+
+def _measure_drift(steps, batch_size, alpha):
     with tempfile.TemporaryDirectory() as folder:
         torch.multiprocessing.spawn(_rank, args=(folder, steps, batch_size, alpha), nprocs=2)
         ranks = [torch.load(f"{folder}/rank{r}.pt") for r in range(2)]
