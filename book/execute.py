@@ -7,7 +7,8 @@ nbclient, N at a time, each kernel in the notebook's own folder (the chapters re
 process's environment (PYTHONPATH included), the per-cell timeout `execute.timeout` of ROOT/_config.yml. They
 start in the order of the table of contents, not longest first: on two cores both orders finish the course's
 chapters within seconds of each other, and this one starts a chapter after most of the earlier ones whose
-trainings it reads back from the results cache (book/setup.md), so that it seldom trains them a second time.
+trainings it reads back from the results cache (book/setup.md); one that the chapter beside it is training, it
+waits for (the cache's lock), so that nothing is trained twice.
 
 The executed notebooks go into a jupyter-cache (ROOT/_build/.jupyter_cache, where the build looks), emptied first
 so that nothing of an earlier build survives; `execute_notebooks: cache` in _config.yml makes the build render

@@ -7,8 +7,11 @@ class and settings, the seed and training settings, torch's version, the device 
 starts a fresh cache. Methods defined outside minidgl are never cached: their code is not part of any key.
 
 Entries live in `$MINIDGL_CACHE` (default `~/.cache/minidgl/results`), one folder per source version; the
-newest `KEEP_VERSIONS` are kept. `MINIDGL_CACHE=off` turns the cache off (everything is recomputed).
+newest `KEEP_VERSIONS` are kept. `MINIDGL_CACHE=off` turns the cache off (everything is recomputed). While a
+process computes an entry it holds a lock file beside it, and another process that asks for the same entry
+waits and reads it back (two chapters executed side by side train their shared runs once).
 """
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -22,8 +25,14 @@ import torch
 from .files import write_atomically
 from .runtime import resolve_device
 
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): no lock; two processes may compute the same entry and both store it
+    fcntl = None
+
 KEEP_VERSIONS = 2
 _tensor_digests = {}  # id(tensor) -> (weakref to it, its _version when hashed, digest)
+_computing = []  # the key whose lock this process holds, if any
 
 
 def root():
@@ -105,14 +114,36 @@ def training_key(kind, data, config, **parts):
 
 
 def computed(key, compute, enabled=True):
-    """The value stored under `key`, or else `compute()`, stored there for the next call. With
-    `enabled=False` (a computation the key cannot describe), always `compute()`, and nothing is stored."""
-    stored = load(key) if enabled else None
+    """The value stored under `key`, or else `compute()`, stored there for the next call; if another process
+    is computing it, wait for that and read it back. With `enabled=False` (a computation the key cannot
+    describe), always `compute()`, and nothing is stored."""
+    if not enabled:
+        return compute()
+    stored = load(key)
     if stored is None:
-        stored = compute()
-        if enabled:
-            save(key, stored)
+        with _computing_alone(key):
+            stored = load(key)
+            if stored is None:
+                stored = compute()
+                save(key, stored)
     return stored
+
+
+@contextlib.contextmanager
+def _computing_alone(key):
+    """Hold `key`'s lock file (waiting while another process holds it). A process that already holds one takes
+    no other, so that it never waits while holding a lock: two processes cannot wait for each other."""
+    version = _version_folder()
+    if version is None or fcntl is None or _computing:
+        yield
+        return
+    with open(version / f"{key}.lock", "w") as lock:  # closing it releases the lock, as a crash does
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _computing.append(key)
+        try:
+            yield
+        finally:
+            _computing.pop()
 
 
 def load(key):
@@ -131,14 +162,22 @@ def load(key):
 def save(key, value):
     """Store `value` (anything `torch.save` takes) under `key`; a no-op when the cache is off. The file is
     written under a temporary name and renamed, so concurrent runs never read half an entry."""
+    version = _version_folder()
+    if version is not None:
+        write_atomically(version / f"{key}.pt", lambda temporary: torch.save(value, temporary))
+
+
+def _version_folder():
+    """The folder of this source version's entries (created when new, and then the oldest versions removed),
+    or `None` when the cache is off."""
     folder = root()
     if folder is None:
-        return
+        return None
     version = folder / source_version()
     if not version.exists():
         version.mkdir(parents=True, exist_ok=True)
         _prune(folder)
-    write_atomically(version / f"{key}.pt", lambda temporary: torch.save(value, temporary))
+    return version
 
 
 def _prune(folder):

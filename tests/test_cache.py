@@ -1,5 +1,9 @@
 """The result cache: a cached run or probe is exactly what computing it gives, and anything that could change
 the result changes the key."""
+import multiprocessing
+import os
+import time
+
 import pytest
 import torch
 
@@ -158,3 +162,31 @@ def test_av_digits_is_built_once_per_set_of_knobs_and_read_back_bit_for_bit(cach
     assert cache.describe(again) == cache.describe(first), "the same runs should be read back for it"
     minidgl.make_av_digits(copies=1, snr_db=-8.0)
     assert len(builds) == 2 and builds[1]["snr_db"] == -8.0, "other knobs are another dataset"
+
+
+def _ask_for_a_slow_entry(log):
+    """In a child process: ask the cache for an entry that takes 1 s to compute (and, while computing it, for
+    another one), logging each computation."""
+    def compute(name, value):
+        with open(log, "a") as file:
+            file.write(f"{name} {os.getpid()}\n")
+        time.sleep(1.0)
+        return value
+
+    entry = cache.computed("slow", lambda: {"inner": cache.computed("inner", lambda: compute("inner", 7)),
+                                            "value": compute("slow", 42)})
+    assert entry == {"inner": 7, "value": 42}
+
+
+@pytest.mark.skipif(cache.fcntl is None, reason="no file locks on this system: both processes compute")
+def test_a_process_waits_for_the_entry_another_is_computing(cache_dir, tmp_path):
+    log = tmp_path / "computations.log"
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_ask_for_a_slow_entry, args=(log,)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=60)
+    assert [child.exitcode for child in children] == [0, 0]
+    assert sorted(line.split()[0] for line in log.read_text().splitlines()) == ["inner", "slow"], \
+        "each entry should be computed once, by one of the two processes"
