@@ -137,13 +137,17 @@ def _computing_alone(key):
     if version is None or fcntl is None or _computing:
         yield
         return
-    with open(version / f"{key}.lock", "w") as lock:  # closing it releases the lock, as a crash does
+    path = version / f"{key}.lock"
+    with open(path, "w") as lock:  # closing it releases the lock, as a crash does
         fcntl.flock(lock, fcntl.LOCK_EX)
         _computing.append(key)
         try:
             yield
         finally:
             _computing.pop()
+            # The entry is stored by now, and whoever holds a lock looks for it again before computing (see
+            # `computed`): removing the file cannot make anyone compute it twice.
+            path.unlink(missing_ok=True)
 
 
 def load(key):

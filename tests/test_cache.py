@@ -190,3 +190,4 @@ def test_a_process_waits_for_the_entry_another_is_computing(cache_dir, tmp_path)
     assert [child.exitcode for child in children] == [0, 0]
     assert sorted(line.split()[0] for line in log.read_text().splitlines()) == ["inner", "slow"], \
         "each entry should be computed once, by one of the two processes"
+    assert not list(cache_dir.rglob("*.lock")), "the lock files should be gone with the computations"
