@@ -51,9 +51,9 @@ def test_python_dash_m_minidgl_runs_the_command_line():
 
 @pytest.mark.parametrize("command", [["train"], ["compare"], ["probe"]])
 def test_help_on_every_command(command, capsys):
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(SystemExit) as stopped:
         main([*command, "--help"])
-    assert exit.value.code == 0 and f"usage: python -m minidgl {command[0]}" in capsys.readouterr().out
+    assert stopped.value.code == 0 and f"usage: python -m minidgl {command[0]}" in capsys.readouterr().out
 
 
 def test_a_bug_is_not_reported_as_a_user_error(monkeypatch):
